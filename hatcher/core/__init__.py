@@ -1,0 +1,1 @@
+"""The lazy client object model: client, organizations, repositories, platforms, users, teams, bundles."""

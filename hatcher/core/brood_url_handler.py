@@ -1,0 +1,407 @@
+"""The transport: one requests session plus the server's address, shared by every model object.
+
+It sends JSON calls, streams multipart uploads from disk, downloads to a temporary file
+that is verified by sha256 and renamed into place, retries what is safe to retry, and
+turns HTTP errors into :class:`~hatcher.errors.BroodHTTPError` (a ``requests.HTTPError``)
+that carries the server's own error text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from urllib3.util.retry import Retry
+
+from hatcher.core.url_templates import display_url, split_base_url
+from hatcher.errors import BroodHTTPError, ChecksumMismatchError, MissingFilenameError
+
+logger = logging.getLogger(__name__)
+
+#: Bytes read or written at a time when streaming a transfer.
+CHUNK_SIZE = 1 << 18
+#: Suffix of the temporary file a download is written to before it is verified.
+PARTIAL_SUFFIX = ".hatcher-partial"
+#: Default ``(connect, read)`` timeouts in seconds: a dead server is an error, not a hang.
+DEFAULT_TIMEOUT = (30.0, 300.0)
+#: How many times an upload is retried when the connection could not be made at all.
+UPLOAD_CONNECT_RETRIES = 2
+
+_FILENAME_RE = re.compile(r'filename="(\S+)"')
+_GZIP_MAGIC = b"\x1f\x8b"
+
+#: A progress callback: called with the number of bytes just transferred.
+ProgressCallback = Callable[[int], None]
+
+
+def _error_text(response: requests.Response) -> str | None:
+    """Return the ``error`` text of a JSON error body, or None."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RuntimeError):
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return None
+
+
+def raise_for_status(response: requests.Response) -> None:
+    """Raise :class:`~hatcher.errors.BroodHTTPError` when ``response`` is an HTTP error.
+
+    The message reads ``"<status> <reason>: <server error text> (<METHOD> <url>)"``; the
+    server's text is taken from a JSON body ``{"error": ...}`` when there is one.
+    """
+    if response.status_code < 400:
+        return
+    error = _error_text(response)
+    reason = response.reason or ""
+    method = response.request.method if response.request is not None else ""
+    where = f"({method} {response.url})".replace("( ", "(")
+    kind = "Client Error" if response.status_code < 500 else "Server Error"
+    detail = error if error is not None else kind
+    message = f"{response.status_code} {reason}: {detail} {where}".replace("  ", " ")
+    raise BroodHTTPError(message, response=response, error_message=error)
+
+
+def _decode_json(response: requests.Response) -> Any:
+    """Decode a JSON body, gunzipping it when it starts with the gzip magic bytes."""
+    content = response.content
+    if content[:2] == _GZIP_MAGIC:
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError) as exc:
+            raise requests.exceptions.ContentDecodingError(
+                f"The response body looks gzipped but cannot be decompressed: {exc}"
+            ) from exc
+    encoding = response.encoding if "charset" in response.headers.get("Content-Type", "") else None
+    return json.loads(content.decode(encoding or _sniff_json_encoding(content)))
+
+
+def _sniff_json_encoding(content: bytes) -> str:
+    """Detect UTF-8/16/32 from the first bytes of a JSON document (RFC 4627)."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if content.startswith(bom):
+            return name
+    head = content[:4]
+    nulls = [b == 0 for b in head]
+    if len(head) == 4:
+        if nulls == [True, True, True, False]:
+            return "utf-32-be"
+        if nulls == [False, True, True, True]:
+            return "utf-32-le"
+        if nulls[0] and nulls[2] and not nulls[1]:
+            return "utf-16-be"
+        if nulls[1] and nulls[3] and not nulls[0]:
+            return "utf-16-le"
+    return "utf-8"
+
+
+def _is_connect_error(exc: requests.RequestException) -> bool:
+    """True when no byte of the request can have reached the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    text = repr(exc)
+    return any(word in text for word in ("NewConnectionError", "Connection refused", "NameResolution"))
+
+
+def _safe_filename(name: str) -> str:
+    """Refuse a server-given file name that would escape the destination directory."""
+    if name in ("", ".", "..") or os.path.basename(name) != name or "\\" in name or "\x00" in name:
+        raise MissingFilenameError(f"The server sent an unsafe file name: {name!r}")
+    return name
+
+
+def _filename_from_response(response: requests.Response) -> str:
+    """The file name of a download, from its ``Content-Disposition`` header."""
+    disposition = response.headers.get("Content-Disposition")
+    if disposition is None:
+        response.close()
+        raise MissingFilenameError(
+            f"The server sent no Content-Disposition header for {response.url}, "
+            "so the file name is unknown; pass filename= to choose one"
+        )
+    match = _FILENAME_RE.search(disposition)
+    if match is None:
+        response.close()
+        raise MissingFilenameError(f"No file name in Content-Disposition: {disposition!r}")
+    return _safe_filename(match.group(1))
+
+
+def _content_length(response: requests.Response) -> int:
+    try:
+        return int(response.headers.get("Content-Length", 0))
+    except ValueError:
+        return 0
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file, read in fixed-size chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        for chunk in iter(lambda: fp.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def replace_file(source: str, target: str, attempts: int = 6) -> None:
+    """Atomically rename ``source`` onto ``target``, retrying briefly on Windows locks."""
+    for attempt in range(attempts):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+class BroodURLHandler:
+    """Send requests to one Brood server through one :class:`requests.Session`.
+
+    Build it with :meth:`from_auth` or :meth:`from_session`; model objects share one
+    handler through the whole object graph.
+
+    Parameters
+    ----------
+    url : str
+        The server URL; only its scheme and ``host[:port]`` are used.
+    session : requests.Session
+        The session every request goes through.
+    timeout : tuple of float, optional
+        ``(connect, read)`` timeouts in seconds.
+    """
+
+    #: Vestigial class attribute kept for compatibility; paths come from url_templates.
+    api_root = "/api/v0/json"
+
+    def __init__(self, url: str, session: requests.Session, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        self.scheme, self.host = split_base_url(url)
+        self.session = session
+        self.timeout = timeout
+
+    @classmethod
+    def from_auth(cls, url: str, auth: Any = None, verify_ssl: bool = True) -> BroodURLHandler:
+        """A handler with a new session: ``auth`` attached, TLS verification as given,
+        the hatcher User-Agent, and safe automatic retries of idempotent requests."""
+        from hatcher.core.utils import hatcher_user_agent
+
+        session = requests.Session()
+        session.verify = verify_ssl
+        session.auth = auth
+        session.headers["User-Agent"] = hatcher_user_agent()
+        retry = Retry(
+            total=3, connect=3, read=2, status=3, backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return cls(url, session)
+
+    @classmethod
+    def from_session(cls, url: str, session: requests.Session) -> BroodURLHandler:
+        """A handler that uses a caller-configured session unchanged."""
+        return cls(url, session)
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` that every path is appended to."""
+        return f"{self.scheme}://{self.host}"
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an endpoint path."""
+        return self.base_url + path
+
+    def __repr__(self) -> str:
+        return f"<BroodURLHandler url={display_url(self.base_url)!r}>"
+
+    # -- plain requests -------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request and raise :class:`BroodHTTPError` on an HTTP error status."""
+        kwargs.setdefault("timeout", self.timeout)
+        response = self.session.request(method, self.url(path), **kwargs)
+        logger.debug("%s %s -> %s", method, path, response.status_code)
+        raise_for_status(response)
+        return response
+
+    def get(self, path: str) -> None:
+        """GET ``path`` (an existence probe); raises on an HTTP error."""
+        self.request("GET", path).close()
+
+    def get_json(self, path: str, **query: Any) -> Any:
+        """GET ``path`` with ``query`` as the query string and return the decoded JSON."""
+        return _decode_json(self.request("GET", path, params=query or None))
+
+    def post(self, path: str, data: Any) -> requests.Response:
+        """POST ``data`` as a JSON body and return the response."""
+        return self.request(
+            "POST", path, data=json.dumps(data), headers={"Content-Type": "application/json"}
+        )
+
+    def put(self, path: str, data: Any = None) -> None:
+        """PUT, with a JSON body only when ``data`` is not None."""
+        if data is None:
+            self.request("PUT", path).close()
+        else:
+            self.request("PUT", path, data=json.dumps(data), headers={"Content-Type": "application/json"}).close()
+
+    def delete(self, path: str, force: bool = False) -> None:
+        """DELETE with the query ``force=True`` or ``force=False`` (always present)."""
+        self.request("DELETE", path, params={"force": force}).close()
+
+    # -- uploads --------------------------------------------------------------------
+
+    def upload(self, path: str, data: dict[str, Any], filename: str | os.PathLike[str],
+               overwrite: bool = False, enabled: bool | None = None,
+               progress: ProgressCallback | None = None) -> None:
+        """Stream ``filename`` as a multipart POST with the parts ``file`` and ``data``.
+
+        The file is read from disk as it is sent, never whole into memory. A fresh
+        multipart encoder is built for every attempt; an attempt whose connection could
+        not be made at all is retried.
+
+        Parameters
+        ----------
+        path : str
+            The upload endpoint path.
+        data : dict
+            The JSON of the ``data`` part (e.g. ``{"sha256": ...}``).
+        filename : str
+            The local file; the part's file name is its base name.
+        overwrite, enabled : bool
+            Query parameters; ``enabled`` is sent only when not None.
+        progress : callable, optional
+            Called with the number of bytes sent since the previous call.
+        """
+        params: dict[str, bool] = {"overwrite": overwrite}
+        if enabled is not None:
+            params["enabled"] = enabled
+        payload = json.dumps(data)
+        for attempt in range(UPLOAD_CONNECT_RETRIES + 1):
+            with open(filename, "rb") as fp:
+                encoder = MultipartEncoder(
+                    fields=[
+                        ("file", (os.path.basename(filename), fp)),
+                        ("data", ("", payload, "application/json; charset=UTF-8")),
+                    ],
+                    boundary=uuid.uuid4().hex,
+                )
+                body: Any = encoder
+                if progress is not None:
+                    body = MultipartEncoderMonitor(encoder, _monitor_callback(progress))
+                try:
+                    self.request("POST", path, params=params, data=body,
+                                 headers={"Content-Type": encoder.content_type}).close()
+                    return
+                except requests.RequestException as exc:
+                    if attempt == UPLOAD_CONNECT_RETRIES or not _is_connect_error(exc):
+                        raise
+                    logger.info("Could not connect to upload %s; retrying", filename)
+                    time.sleep(0.2 * 2 ** attempt)
+
+    # -- downloads ------------------------------------------------------------------
+
+    def _stream(self, path: str) -> requests.Response:
+        return self.request("GET", path, stream=True)
+
+    def iter_download(self, path: str, destination_directory: str | os.PathLike[str],
+                      expected_sha256: str | None, filename: str | None = None
+                      ) -> tuple[int, Iterator[int]]:
+        """Prepare a verified download; return ``(content_length, iterator)``.
+
+        Consuming the iterator streams the body to a temporary file beside the target
+        (yielding the size of each chunk), checks its sha256 and renames it into place.
+        If the target already exists with the expected sha256, nothing is downloaded
+        and the iterator yields ``content_length`` once. With ``filename`` given, no
+        request is made until the data is needed.
+
+        Raises
+        ------
+        MissingFilenameError
+            No ``filename`` was given and the server did not send one.
+        ChecksumMismatchError
+            (from the iterator) the downloaded bytes do not match ``expected_sha256``;
+            no file is left under the target name.
+        """
+        response = None
+        length = 0
+        if filename is None:
+            response = self._stream(path)
+            length = _content_length(response)
+            filename = _filename_from_response(response)
+        target = os.path.join(os.fspath(destination_directory), _safe_filename(filename))
+        if expected_sha256 is not None and os.path.isfile(target) and file_sha256(target) == expected_sha256:
+            if response is not None:
+                response.close()
+            return length, iter([length])
+        if response is None:
+            response = self._stream(path)
+            length = _content_length(response)
+        return length, self._write_verified(response, target, expected_sha256)
+
+    def _write_verified(self, response: requests.Response, target: str,
+                        expected_sha256: str | None) -> Iterator[int]:
+        directory, name = os.path.split(target)
+        fd, partial = tempfile.mkstemp(prefix=name + ".", suffix=PARTIAL_SUFFIX, dir=directory or ".")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as fp, response:
+                for chunk in response.iter_content(CHUNK_SIZE):
+                    fp.write(chunk)
+                    digest.update(chunk)
+                    yield len(chunk)
+            actual = digest.hexdigest()
+            if expected_sha256 is not None and actual != expected_sha256:
+                raise ChecksumMismatchError(
+                    f"Checksum mismatch for {target}: expected sha256 {expected_sha256}, "
+                    f"received {actual}; the download was discarded"
+                )
+            os.chmod(partial, _default_file_mode())
+            replace_file(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+
+    def download_file(self, path: str, destination_directory: str | os.PathLike[str],
+                      expected_sha256: str | None, filename: str | None = None,
+                      progress: ProgressCallback | None = None) -> None:
+        """Download and verify in one call (see :meth:`iter_download`)."""
+        _, chunks = self.iter_download(path, destination_directory, expected_sha256, filename)
+        for size in chunks:
+            if progress is not None:
+                progress(size)
+
+
+def _monitor_callback(progress: ProgressCallback) -> Callable[[MultipartEncoderMonitor], None]:
+    seen = [0]
+
+    def callback(monitor: MultipartEncoderMonitor) -> None:
+        progress(monitor.bytes_read - seen[0])
+        seen[0] = monitor.bytes_read
+
+    return callback

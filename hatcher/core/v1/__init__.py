@@ -1,0 +1,1 @@
+"""API version 1 model classes, under the import paths of the reference hatcher."""

@@ -1,0 +1,53 @@
+"""Packaging of hatcher: the client library and command line for Brood servers."""
+
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(*parts):
+    with open(os.path.join(HERE, *parts), encoding="utf-8") as fp:
+        return fp.read()
+
+
+VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"), re.M).group(1)
+
+TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml"]
+DOCS_REQUIRES = ["sphinx>=7"]
+SERVER_REQUIRES = []
+
+setup(
+    name="hatcher",
+    version=VERSION,
+    description="Client library and command line for Brood package-repository servers",
+    long_description=read("README.rst"),
+    long_description_content_type="text/x-rst",
+    license="BSD-3-Clause",
+    url="https://github.com/hatcher-dev/hatcher",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "requests>=2.25,<3",
+        "attrs>=22.2",
+        "six>=1.16",
+        "click>=8.0",
+        "requests-toolbelt>=1.0",
+    ],
+    extras_require={
+        "test": TEST_REQUIRES,
+        "docs": DOCS_REQUIRES,
+        "server": SERVER_REQUIRES,
+    },
+    classifiers=[
+        "Development Status :: 4 - Beta",
+        "Intended Audience :: Developers",
+        "License :: OSI Approved :: BSD License",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Topic :: Software Development :: Build Tools",
+        "Topic :: System :: Software Distribution",
+    ],
+)
