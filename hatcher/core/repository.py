@@ -6,7 +6,7 @@ those differences, and carry the same public class names in their reprs.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import attr
 
@@ -331,7 +331,8 @@ class SinglePlatformRepository(Model):
 
     def runtime_metadata(self, python_tag: str, version: str) -> dict[str, Any]:
         """The metadata of one runtime (``version`` is ``<version>-<build>``)."""
-        return self._url_handler.get_json(self._runtime_path(self._urls.metadata.artefacts.runtimes, python_tag, version))
+        path = self._runtime_path(self._urls.metadata.artefacts.runtimes, python_tag, version)
+        return self._url_handler.get_json(path)
 
     def iter_download_runtime(self, python_tag: str, version: str, destination: str,
                               expected_sha256: str | None = None) -> Download:

@@ -1,0 +1,176 @@
+"""Tests of the spec/depend parser: literal-only reading, required keys, type checks and fill-ins."""
+
+from __future__ import annotations
+
+import pytest
+
+from hatcher.artefacts.builders import OMIT, egg_spec_values, spec_depend_text
+from hatcher.artefacts.egg import parse_spec_depend
+from hatcher.artefacts.spec_depend import Requirement, parse_requirement
+from hatcher.errors import InvalidEgg
+
+MINIMUM_1_4 = """\
+metadata_version = '1.4'
+name = 'foo'
+version = '1.2.3'
+build = 1
+arch = None
+platform = None
+osdist = None
+python = None
+python_tag = None
+abi_tag = None
+platform_tag = None
+platform_abi = None
+packages = []
+"""
+
+LEGACY_1_1 = """\
+metadata_version = '1.1'
+name = 'dummy'
+version = '1.0.1'
+build = 1
+
+arch = 'x86'
+platform = 'linux2'
+osdist = 'RedHat_5'
+python = '2.7'
+packages = []
+"""
+
+
+def spec(**overrides: object) -> str:
+    """spec/depend text of a default 1.4 egg with overrides (OMIT removes a key)."""
+    return spec_depend_text(egg_spec_values(spec_overrides=overrides))
+
+
+def test_given_minimum_spec_of_the_spec_then_cross_platform_no_python() -> None:
+    # When
+    result = parse_spec_depend(MINIMUM_1_4)
+    # Then
+    assert result["name"] == "foo" and result["version"] == "1.2.3" and result["build"] == 1
+    assert result["epd_platform"] is None
+    assert result["python_tag"] is None and result["platform_abi"] is None and result["packages"] == []
+
+
+def test_given_legacy_1_1_spec_then_fill_ins_of_the_worked_example() -> None:
+    # When
+    result = parse_spec_depend(LEGACY_1_1)
+    # Then: §1.5 worked example
+    assert result["epd_platform"] == "rh5-x86"
+    assert result["python_tag"] == "cp27"
+    assert result["abi_tag"] == "cp27m"
+    assert result["platform_tag"] == "linux_i686"
+    assert result["platform_abi"] == "gnu"
+    assert result["metadata_version"] == "1.1"
+
+
+def test_given_legacy_spec_with_python_311_then_filled_in_without_failing() -> None:
+    # Given: okonomiyaki 3.0.0 fails here; we do not
+    text = LEGACY_1_1.replace("'2.7'", "'3.11'").replace("'x86'", "'amd64'").replace("RedHat_5", "RedHat_7")
+    # When
+    result = parse_spec_depend(text)
+    # Then
+    assert (result["python_tag"], result["abi_tag"], result["platform_tag"], result["platform_abi"]) == (
+        "cp311", "cp311", "linux_x86_64", "gnu")
+
+
+def test_given_comments_blank_lines_and_crlf_then_parsed() -> None:
+    text = "# generated\r\n\r\n" + MINIMUM_1_4.replace("\n", "\r\n") + "extra_key = {'ignored': 1}\r\n"
+    assert parse_spec_depend(text)["name"] == "foo"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("import os\n" + MINIMUM_1_4, "not a 'key = <literal>' assignment"),
+    (MINIMUM_1_4 + "print('hi')\n", "not a 'key = <literal>' assignment"),
+    (MINIMUM_1_4 + "x = y = 1\n", "not a 'key = <literal>' assignment"),
+    (MINIMUM_1_4 + "a.b = 1\n", "not a 'key = <literal>' assignment"),
+    (MINIMUM_1_4 + "x = __import__('os').system('true')\n", "'x' is not a literal"),
+    (MINIMUM_1_4 + "x = [\n", "not valid Python syntax"),
+    (MINIMUM_1_4.replace("name = 'foo'", "name = 'foo'.upper()"), "'name' is not a literal"),
+])
+def test_given_non_literal_statements_then_invalid_egg_without_execution(text: str, message: str) -> None:
+    with pytest.raises(InvalidEgg, match=message):
+        parse_spec_depend(text)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"metadata_version": OMIT}, "Missing metadata field 'metadata_version'"),
+    ({"metadata_version": "2.0"}, "supports only eggs up to 1.4"),
+    ({"metadata_version": "1.5"}, "supports only eggs up to 1.4"),
+    ({"metadata_version": "3.1"}, "supports only eggs up to 1.4"),
+    ({"metadata_version": 1.4}, "expected 'MAJOR.MINOR'"),
+    ({"metadata_version": "1"}, "expected 'MAJOR.MINOR'"),
+    ({"arch": OMIT}, "Missing metadata field 'arch'"),
+    ({"platform_abi": OMIT}, "Missing metadata field 'platform_abi'"),
+    ({"packages": OMIT}, "Missing metadata field 'packages'"),
+    ({"build": "1"}, "'build': expected a non-negative integer"),
+    ({"build": -1}, "'build'"),
+    ({"build": True}, "'build'"),
+    ({"version": 1}, "'version': expected a string"),
+    ({"version": "1.0-1"}, "'version'"),
+    ({"name": 3}, "'name': expected a string"),
+    ({"name": ""}, "'name'"),
+    ({"osdist": "RedHat_9"}, "'osdist': unsupported value 'RedHat_9'"),
+    ({"osdist": "Ubuntu_22"}, "'osdist'"),
+    ({"platform": "sunos4"}, "'platform': unsupported value"),
+    ({"arch": "sparc"}, "'arch': unsupported value"),
+    ({"arch": None}, "'arch': None is not valid"),
+    ({"arch": "arm64"}, "arm64 is supported only"),
+    ({"python": "27"}, "'python'"),
+    ({"python_tag": "none"}, "'python_tag'"),
+    ({"python_tag": 27}, "'python_tag'"),
+    ({"packages": "numpy"}, "'packages': expected a list"),
+    ({"packages": ["numpy >= 1.8"]}, "comparison operators are not supported"),
+    ({"packages": ["a b c"]}, "Invalid requirement 'a b c'"),
+    ({"packages": ["foo-bar"]}, "use whitespace, not a hyphen"),
+    ({"packages": [3]}, "expected a string"),
+    ({"packages": ["numpy 1.0-1-2"]}, "bad version"),
+    ({"packages": ["numpy 1.0-x"]}, "is not an integer"),
+])
+def test_given_invalid_metadata_then_invalid_egg_with_clear_message(overrides: dict, message: str) -> None:
+    with pytest.raises(InvalidEgg, match=message):
+        parse_spec_depend(spec(**overrides))
+
+
+def test_given_osdist_without_platform_then_invalid_egg() -> None:
+    with pytest.raises(InvalidEgg, match="osdist 'RedHat_5' given without a platform"):
+        parse_spec_depend(spec(platform=None, arch=None))
+
+
+def test_given_metadata_1_0_then_read_with_the_keys_of_1_4() -> None:
+    # Given: a 1.x version not in the table needs the 1.4 keys
+    text = MINIMUM_1_4.replace("'1.4'", "'1.0'")
+    assert parse_spec_depend(text)["metadata_version"] == "1.0"
+    with pytest.raises(InvalidEgg, match="Missing metadata field 'platform_abi'"):
+        parse_spec_depend(text.replace("platform_abi = None\n", ""))
+
+
+def test_given_1_3_spec_with_platform_and_no_platform_tag_then_accepted() -> None:
+    # okonomiyaki crashes with AttributeError here; we read it as "any"
+    result = parse_spec_depend(spec(metadata_version="1.3", platform_abi=OMIT, platform_tag=None))
+    assert result["platform_tag"] is None and result["epd_platform"] == "rh5-x86_64"
+
+
+def test_given_generic_single_digit_tag_then_accepted() -> None:
+    assert parse_spec_depend(spec(python_tag="py3"))["python_tag"] == "py3"
+    assert parse_spec_depend(spec(python_tag="cp3_11"))["python_tag"] == "cp311"
+
+
+@pytest.mark.parametrize(("text", "expected", "strictness"), [
+    ("six", Requirement("six"), 1),
+    ("numpy 1.24.2", Requirement("numpy", "1.24.2"), 2),
+    ("MKL 10.3-1", Requirement("MKL", "10.3", 1), 3),
+    ("numpy-1.8.0", Requirement("numpy", "1.8.0"), 2),
+])
+def test_given_requirement_strings_then_parsed_with_strictness(text: str, expected: Requirement,
+                                                               strictness: int) -> None:
+    requirement = parse_requirement(text)
+    assert requirement == expected
+    assert requirement.strictness == strictness
+
+
+def test_given_requirement_with_tuple_packages_then_list_returned() -> None:
+    text = MINIMUM_1_4.replace("packages = []", "packages = ('MKL 10.3-1', 'six', 'numpy 1.24.2')")
+    assert parse_spec_depend(text)["packages"] == ["MKL 10.3-1", "six", "numpy 1.24.2"]
+    assert str(parse_requirement("MKL 10.3-1")) == "MKL 10.3-1"

@@ -1,0 +1,427 @@
+"""BroodURLHandler: construction, JSON calls, errors, streaming uploads and verified downloads."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+
+import pytest
+import requests
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from hatcher.core import brood_url_handler as transport
+from hatcher.core.brood_url_handler import BroodURLHandler
+from hatcher.errors import BroodHTTPError, ChecksumMismatchError, MissingFilenameError
+
+from conftest import URL, multipart_parts
+
+PATH = "/api/v1/json/some/endpoint"
+ENDPOINT = URL + PATH
+PAYLOAD = b"egg bytes \x00\x01" * 50_000  # 650 kB: several download chunks
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+@pytest.fixture
+def handler() -> BroodURLHandler:
+    return BroodURLHandler.from_auth(URL, auth=("jane", "s3cret"))
+
+
+@pytest.fixture
+def artefact(tmp_path):
+    """A local file to upload."""
+    path = tmp_path / "upload" / "numpy-1.8.0-1.egg"
+    path.parent.mkdir()
+    path.write_bytes(b"PK\x03\x04 not really an egg" * 100)
+    return path
+
+
+@pytest.fixture
+def dest(tmp_path):
+    directory = tmp_path / "dest"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(transport.time, "sleep", lambda seconds: None)
+
+
+def query(call) -> str:
+    return call.request.url.partition("?")[2]
+
+
+def add_download(mocked, body=PAYLOAD, filename="numpy-1.8.0-1.egg", **headers):
+    if filename is not None:
+        headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
+    headers.setdefault("Content-Length", str(len(body)))
+    mocked.get(ENDPOINT, body=body, headers=headers)
+
+
+def listing(directory) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+# -- construction ---------------------------------------------------------------------
+
+
+def test_from_auth_configures_a_new_session():
+    # When
+    handler = BroodURLHandler.from_auth(URL, auth=("jane", "s3cret"), verify_ssl=False)
+    # Then
+    assert handler.session.headers["User-Agent"].startswith("hatcher/")
+    assert handler.session.verify is False
+    assert handler.session.auth == ("jane", "s3cret")
+    assert BroodURLHandler.from_auth(URL).session.verify is True
+
+
+def test_from_session_uses_the_session_unchanged(mocked):
+    # Given
+    session = requests.Session()
+    session.headers["User-Agent"] = "custom/1.0"
+    handler = BroodURLHandler.from_session(URL, session)
+    mocked.get(ENDPOINT, json={})
+    # When
+    handler.get(PATH)
+    # Then
+    assert handler.session is session
+    assert session.headers["User-Agent"] == "custom/1.0"
+    assert mocked.calls[0].request.headers["User-Agent"] == "custom/1.0"
+
+
+@pytest.mark.parametrize(("url", "scheme", "host"), [
+    ("brood.test:8080", "http", "brood.test:8080"),
+    ("brood.test", "http", "brood.test"),
+    ("https://brood.test:8443/prefix/path?q=1#frag", "https", "brood.test:8443"),
+])
+def test_url_parsing_keeps_scheme_and_host_only(url, scheme, host):
+    handler = BroodURLHandler.from_auth(url)
+    assert (handler.scheme, handler.host) == (scheme, host)
+    assert handler.url("/api/v0/json/x") == f"{scheme}://{host}/api/v0/json/x"
+
+
+def test_repr_hides_credentials_in_url():
+    handler = BroodURLHandler.from_auth("https://jane:s3cret@brood.test")
+    assert "s3cret" not in repr(handler)
+    assert "https://brood.test" in repr(handler)
+
+
+# -- JSON requests --------------------------------------------------------------------
+
+
+def test_get_sends_no_query_and_returns_none(handler, mocked):
+    mocked.get(ENDPOINT, json={"a": 1})
+    assert handler.get(PATH) is None
+    assert mocked.calls[0].request.url == ENDPOINT
+
+
+def test_get_json_renders_query_with_python_booleans(handler, mocked):
+    mocked.get(ENDPOINT, json={"repositories": ["acme/dev"]})
+    assert handler.get_json(PATH, include_indexable=True) == {"repositories": ["acme/dev"]}
+    assert query(mocked.calls[0]) == "include_indexable=True"
+
+
+def test_get_json_gunzips_a_gzip_body_without_content_encoding(handler, mocked):
+    mocked.get(ENDPOINT, body=gzip.compress(b'{"platforms": ["rh7-x86_64"]}'),
+               content_type="application/json")
+    assert handler.get_json(PATH) == {"platforms": ["rh7-x86_64"]}
+
+
+def test_get_json_rejects_a_body_that_only_looks_gzipped(handler, mocked):
+    mocked.get(ENDPOINT, body=b"\x1f\x8bnot gzip at all", content_type="application/json")
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        handler.get_json(PATH)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-16", "utf-32-le", "utf-8-sig"])
+def test_get_json_sniffs_the_encoding_without_charset(handler, mocked, encoding):
+    document = {"name": "caf\u00e9 \u2603"}
+    mocked.get(ENDPOINT, body=json.dumps(document, ensure_ascii=False).encode(encoding),
+               content_type="application/json")
+    assert handler.get_json(PATH) == document
+
+
+def test_post_sends_exact_json_body(handler, mocked):
+    mocked.post(ENDPOINT, json={"name": "acme"}, status=201)
+    response = handler.post(PATH, {"name": "acme", "description": "Acme Corp."})
+    request = mocked.calls[0].request
+    assert request.body == '{"name": "acme", "description": "Acme Corp."}'
+    assert request.headers["Content-Type"] == "application/json"
+    assert response.json() == {"name": "acme"}
+
+
+@pytest.mark.parametrize(("data", "body", "content_type"), [
+    (None, None, None),
+    ({"x": [1, 2]}, '{"x": [1, 2]}', "application/json"),
+])
+def test_put_sends_a_body_only_when_given(handler, mocked, data, body, content_type):
+    mocked.put(ENDPOINT, status=204)
+    assert handler.put(PATH, data) is None
+    request = mocked.calls[0].request
+    assert request.body == body
+    assert request.headers.get("Content-Type") == content_type
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [({}, "force=False"), ({"force": True}, "force=True")])
+def test_delete_always_sends_force(handler, mocked, kwargs, expected):
+    mocked.delete(ENDPOINT, status=204)
+    assert handler.delete(PATH, **kwargs) is None
+    assert query(mocked.calls[0]) == expected
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 409, 500])
+def test_http_errors_carry_the_server_message(handler, mocked, status):
+    mocked.get(ENDPOINT, json={"error": "Repository acme/dev is not empty"}, status=status)
+    with pytest.raises(BroodHTTPError) as info:
+        handler.get_json(PATH)
+    error = info.value
+    assert isinstance(error, requests.HTTPError)
+    assert error.status_code == status
+    assert error.response.status_code == status
+    assert error.error_message == "Repository acme/dev is not empty"
+    assert str(status) in str(error)
+    assert "Repository acme/dev is not empty" in str(error)
+
+
+def test_http_error_without_json_body_has_a_generic_message(handler, mocked):
+    mocked.delete(ENDPOINT, body="<html>Bad Gateway</html>", status=500)
+    with pytest.raises(BroodHTTPError) as info:
+        handler.delete(PATH)
+    assert info.value.error_message is None
+    assert info.value.status_code == 500
+    message = str(info.value)
+    assert message.startswith("500 Internal Server Error: Server Error")
+    assert f"DELETE {ENDPOINT}?force=False" in message
+
+
+def test_connection_error_propagates(handler, mocked):
+    mocked.get(ENDPOINT, body=requests.ConnectionError("Connection refused"))
+    with pytest.raises(requests.ConnectionError, match="Connection refused"):
+        handler.get_json(PATH)
+
+
+# -- uploads --------------------------------------------------------------------------
+
+
+def test_upload_sends_exact_multipart_parts(handler, mocked, artefact):
+    # Given
+    mocked.post(URL + PATH, status=201)
+    # When
+    handler.upload(PATH, {"sha256": "abc"}, str(artefact), enabled=True)
+    # Then
+    request = mocked.calls[0].request
+    assert query(mocked.calls[0]) == "overwrite=False&enabled=True"
+    match = re.fullmatch(r"multipart/form-data; boundary=([0-9a-f]{32})", request.headers["Content-Type"])
+    assert match is not None
+    assert int(request.headers["Content-Length"]) == len(request.body)
+    assert request.body.endswith(f"--{match.group(1)}--\r\n".encode())
+    file_part, data_part = multipart_parts(request)
+    assert file_part == {
+        "headers": {"Content-Disposition": 'form-data; name="file"; filename="numpy-1.8.0-1.egg"'},
+        "content": artefact.read_bytes(),
+    }
+    assert data_part == {
+        "headers": {"Content-Disposition": 'form-data; name="data"; filename=""',
+                    "Content-Type": "application/json; charset=UTF-8"},
+        "content": b'{"sha256": "abc"}',
+    }
+
+
+def test_upload_overwrite_without_enabled(handler, mocked, artefact):
+    mocked.post(URL + PATH, status=201)
+    handler.upload(PATH, {}, str(artefact), overwrite=True)
+    assert query(mocked.calls[0]) == "overwrite=True"
+
+
+def test_upload_streams_the_file(handler, mocked, artefact, monkeypatch):
+    # Given: a spy on what the session sends
+    sent_bodies = []
+    original_send = handler.session.send
+
+    def spy(request, **kwargs):
+        sent_bodies.append(request.body)
+        return original_send(request, **kwargs)
+
+    monkeypatch.setattr(handler.session, "send", spy)
+    mocked.post(URL + PATH, status=201)
+    # When
+    handler.upload(PATH, {}, str(artefact))
+    # Then: the body is a streaming encoder, not the file read into memory
+    assert len(sent_bodies) == 1
+    assert isinstance(sent_bodies[0], (MultipartEncoder, MultipartEncoderMonitor))
+
+
+def test_upload_retries_a_connect_error_with_a_fresh_encoder(handler, mocked, artefact):
+    # Given: the first attempt cannot connect at all
+    error = requests.exceptions.ConnectionError("Max retries exceeded (NewConnectionError: refused)")
+    mocked.post(URL + PATH, body=error)
+    mocked.post(URL + PATH, status=201)
+    # When
+    handler.upload(PATH, {"sha256": "abc"}, str(artefact))
+    # Then: the second request carries the whole file again
+    assert len(mocked.calls) == 2
+    first, second = (multipart_parts(call.request) for call in mocked.calls)
+    assert first[0]["content"] == second[0]["content"] == artefact.read_bytes()
+    assert second[1]["content"] == b'{"sha256": "abc"}'
+
+
+@pytest.mark.parametrize("error", [
+    requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"),
+    requests.exceptions.ReadTimeout("read timed out"),
+])
+def test_upload_does_not_retry_other_errors(handler, mocked, artefact, error):
+    mocked.post(URL + PATH, body=error)
+    with pytest.raises(type(error)):
+        handler.upload(PATH, {}, str(artefact))
+    assert len(mocked.calls) == 1
+
+
+def test_upload_does_not_retry_http_errors(handler, mocked, artefact):
+    mocked.post(URL + PATH, json={"error": "already uploaded"}, status=409)
+    with pytest.raises(BroodHTTPError, match="already uploaded"):
+        handler.upload(PATH, {}, str(artefact))
+    assert len(mocked.calls) == 1
+
+
+def test_upload_gives_up_after_the_connect_retries(handler, mocked, artefact):
+    mocked.post(URL + PATH, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    with pytest.raises(requests.exceptions.ConnectTimeout):
+        handler.upload(PATH, {}, str(artefact))
+    assert len(mocked.calls) == transport.UPLOAD_CONNECT_RETRIES + 1
+
+
+def test_upload_progress_sums_to_the_body_length(handler, mocked, artefact):
+    sizes: list[int] = []
+    mocked.post(URL + PATH, status=201)
+    handler.upload(PATH, {"sha256": "abc"}, str(artefact), progress=sizes.append)
+    request = mocked.calls[0].request
+    assert sum(sizes) == len(request.body) == int(request.headers["Content-Length"])
+    assert len(multipart_parts(request)) == 2
+
+
+# -- downloads ------------------------------------------------------------------------
+
+
+def test_iter_download_takes_the_name_from_content_disposition(handler, mocked, dest):
+    # Given
+    add_download(mocked)
+    # When
+    length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    sizes = list(chunks)
+    # Then
+    assert length == len(PAYLOAD)
+    assert sum(sizes) == len(PAYLOAD)
+    assert len(sizes) > 1
+    assert (dest / "numpy-1.8.0-1.egg").read_bytes() == PAYLOAD
+    assert listing(dest) == ["numpy-1.8.0-1.egg"]
+
+
+def test_content_length_is_zero_when_absent(handler, mocked, dest):
+    mocked.get(ENDPOINT, body=PAYLOAD, headers={"Content-Disposition": 'attachment; filename="x.egg"'})
+    length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    assert (length, sum(chunks)) == (0, len(PAYLOAD))
+    assert (dest / "x.egg").read_bytes() == PAYLOAD
+
+
+def test_downloaded_file_mode_honours_the_umask(handler, mocked, dest):
+    add_download(mocked)
+    old = os.umask(0o022)
+    try:
+        handler.download_file(PATH, dest, PAYLOAD_SHA256)
+    finally:
+        os.umask(old)
+    assert (dest / "numpy-1.8.0-1.egg").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Disposition": "attachment; filename=x.egg"}])
+def test_missing_file_name_raises_missing_filename_error(handler, mocked, dest, headers):
+    mocked.get(ENDPOINT, body=PAYLOAD, headers=headers)
+    with pytest.raises(MissingFilenameError):
+        handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    assert listing(dest) == []
+
+
+@pytest.mark.parametrize("name", ["../evil.egg", "a/b.egg", ".."])
+def test_unsafe_file_name_is_refused(handler, mocked, dest, name):
+    add_download(mocked, filename=name)
+    with pytest.raises(MissingFilenameError):
+        handler.download_file(PATH, dest, PAYLOAD_SHA256)
+    assert listing(dest) == []
+    assert listing(dest.parent) == ["dest"]
+
+
+def test_checksum_mismatch_leaves_no_file(handler, mocked, dest):
+    add_download(mocked)
+    length, chunks = handler.iter_download(PATH, dest, "0" * 64)
+    with pytest.raises(ChecksumMismatchError, match="numpy-1.8.0-1.egg"):
+        list(chunks)
+    assert listing(dest) == []
+
+
+def test_existing_file_with_matching_sha_is_not_requested(handler, mocked, dest):
+    # Given: the file is already there; no response is registered, so any request fails
+    (dest / "numpy-1.8.0-1.egg").write_bytes(PAYLOAD)
+    # When
+    length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256, filename="numpy-1.8.0-1.egg")
+    # Then
+    assert (length, list(chunks)) == (0, [0])
+    assert len(mocked.calls) == 0
+
+
+def test_existing_file_with_matching_sha_and_server_name_is_not_rewritten(handler, mocked, dest):
+    target = dest / "numpy-1.8.0-1.egg"
+    target.write_bytes(PAYLOAD)
+    os.utime(target, (1_000_000, 1_000_000))
+    add_download(mocked)
+    length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    assert (length, list(chunks)) == (len(PAYLOAD), [len(PAYLOAD)])
+    assert target.stat().st_mtime == 1_000_000
+
+
+def test_existing_file_with_other_content_is_replaced(handler, mocked, dest):
+    (dest / "numpy-1.8.0-1.egg").write_bytes(b"stale")
+    add_download(mocked)
+    handler.download_file(PATH, dest, PAYLOAD_SHA256, filename="numpy-1.8.0-1.egg")
+    assert (dest / "numpy-1.8.0-1.egg").read_bytes() == PAYLOAD
+    assert listing(dest) == ["numpy-1.8.0-1.egg"]
+
+
+def test_error_mid_stream_leaves_no_partial_file(handler, mocked, dest, monkeypatch):
+    # Given: the body breaks after the first chunk
+    def broken_iter_content(self, chunk_size=1, decode_unicode=False):
+        yield b"first chunk"
+        raise requests.exceptions.ChunkedEncodingError("connection broken")
+
+    add_download(mocked)
+    monkeypatch.setattr(requests.Response, "iter_content", broken_iter_content)
+    _, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    # When
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        list(chunks)
+    # Then
+    assert listing(dest) == []
+
+
+def test_partial_file_exists_only_during_the_transfer(handler, mocked, dest):
+    add_download(mocked)
+    _, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
+    next(chunks)
+    (partial,) = listing(dest)
+    assert partial.startswith("numpy-1.8.0-1.egg.")
+    assert partial.endswith(transport.PARTIAL_SUFFIX)
+    list(chunks)
+    assert listing(dest) == ["numpy-1.8.0-1.egg"]
+
+
+def test_download_file_reports_progress(handler, mocked, dest):
+    sizes: list[int] = []
+    add_download(mocked)
+    handler.download_file(PATH, dest, PAYLOAD_SHA256, filename="renamed.egg", progress=sizes.append)
+    assert sum(sizes) == len(PAYLOAD)
+    assert (dest / "renamed.egg").read_bytes() == PAYLOAD
