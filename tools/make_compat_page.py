@@ -63,8 +63,13 @@ Quirks
 * Q8: ``_api_version`` still warns.
 * Q9: ``InvalidApiVersion`` is a ``HatcherException``.
 
-Beyond the reference: HTTP errors carry the server's error text, idempotent requests are
-retried, requests have timeouts, uploads and downloads accept a ``progress`` callback.
+Beyond the reference (where the specification says the reference does not do this):
+HTTP errors carry the server's error text; idempotent requests (GET, PUT, DELETE) are
+retried on connection failures and on 502/503/504, and an upload only when its
+connection could not be made; ``BroodClientAuth`` renews a session token that the server
+expired early and re-sends the request once; requests have timeouts; uploads and
+downloads accept a ``progress`` callback; non-JSON bundle files raise ``InvalidBundle``;
+teams use the client's API root (the v1 mirror on an API-version-1 client).
 
 Checklist
 ---------

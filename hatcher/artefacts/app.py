@@ -49,16 +49,21 @@ def _scalar(text: str) -> Any:
     return text
 
 
-def _scan_top_level(text: str) -> dict[str, Any]:
-    """Read the top-level ``key: value`` lines of a YAML document (the fallback without PyYAML)."""
+def _scan_top_level(text: str) -> dict[str, Any] | None:
+    """Read the top-level ``key: value`` lines of a YAML document (the fallback without PyYAML).
+
+    Returns None when a top-level line is not ``key: value`` (a sequence or a bare scalar).
+    """
     document: dict[str, Any] = {}
     for line in text.splitlines():
-        if not line or line[0] in " \t#-" or line.startswith("---"):
+        stripped = line.rstrip()
+        if not stripped or stripped[0] in " \t#" or stripped in ("---", "..."):
             continue
-        match = _TOP_LEVEL_LINE_RE.match(line.rstrip())
-        if match is not None:
-            value = match.group("value")
-            document[match.group("key")] = _scalar(value) if value is not None else None
+        match = _TOP_LEVEL_LINE_RE.match(stripped)
+        if match is None:
+            return None
+        value = match.group("value")
+        document[match.group("key")] = _scalar(value) if value is not None else None
     return document
 
 

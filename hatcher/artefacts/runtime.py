@@ -171,6 +171,7 @@ class RuntimeV1Info:
         _check_runtime_metadata(metadata, label)
         try:
             pep440_sort_key(metadata["version"])
+            pep440_sort_key(metadata["language_version"])
         except ValueError as exc:
             raise InvalidRuntime(f"{label}: invalid runtime metadata: {exc}") from exc
         try:

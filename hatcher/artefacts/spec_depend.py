@@ -8,7 +8,7 @@ from typing import Any
 
 import attr
 
-from hatcher.artefacts.platforms import default_platform_abi, normalize_platform, platform_tag
+from hatcher.artefacts.platforms import ARCH_ALIASES, default_platform_abi, normalize_platform, platform_tag
 from hatcher.artefacts.tags import normalize_python_tag, parse_python_tag
 from hatcher.errors import InvalidEgg, InvalidPlatform
 
@@ -23,8 +23,6 @@ METADATA_KEYS["1.4"] = METADATA_KEYS["1.3"] + ("platform_abi",)
 #: The newest metadata version this package reads.
 MAX_METADATA_VERSION = (1, 4)
 
-#: spec/depend ``arch`` values and the canonical architecture they mean.
-SPEC_ARCHES = {"x86": "x86", "amd64": "x86_64", "x86_64": "x86_64", "arm64": "arm64"}
 
 _METADATA_VERSION_RE = re.compile(r"(\d+)\.(\d+)\Z")
 _OSDIST_RE = re.compile(r"RedHat_([35678])\Z")
@@ -164,14 +162,13 @@ def spec_platform(arch: str | None, platform: str | None, osdist: str | None) ->
                                  "(expected RedHat_3, RedHat_5, ..., RedHat_8)")
             os_name = f"rh{match.group(1)}"
     elif platform in ("darwin", "win32", "sunos5"):
-        if osdist is not None:
-            raise InvalidEgg(f"Invalid metadata field 'osdist': {osdist!r} is not valid with platform {platform!r}")
+        # osdist only means something on Linux; okonomiyaki ignores it elsewhere.
         os_name = {"darwin": "osx", "win32": "win", "sunos5": "sol"}[platform]
     else:
         raise InvalidEgg(f"Invalid metadata field 'platform': unsupported value {platform!r}")
     if arch is None:
         raise InvalidEgg(f"Invalid metadata field 'arch': None is not valid with platform {platform!r}")
-    canonical_arch = SPEC_ARCHES.get(arch)
+    canonical_arch = ARCH_ALIASES.get(arch) if arch not in ("32", "64") else None
     if canonical_arch is None:
         raise InvalidEgg(f"Invalid metadata field 'arch': unsupported value {arch!r}")
     try:
@@ -192,11 +189,11 @@ def _check_python_tag(value: str | None) -> str | None:
 
 
 def _default_abi_tag(python_tag: str | None, platform: str | None) -> str | None:
-    """Return the abi_tag okonomiyaki fills in for metadata before 1.3."""
+    """Return the abi_tag okonomiyaki fills in for metadata before 1.3 (a CPython ABI, whatever the prefix)."""
     if python_tag is None or platform is None:
         return None
-    prefix, major, minor = parse_python_tag(python_tag)
-    if prefix != "cp" or minor is None:
+    _, major, minor = parse_python_tag(python_tag)
+    if minor is None:
         return None
     return f"cp{major}{minor}" if (major, minor) >= (3, 8) else f"cp{major}{minor}m"
 
@@ -249,8 +246,6 @@ def parse_spec_depend(text: str) -> dict[str, Any]:
             continue
         _check_type(values, key, allow_none=True)
     python = values["python"]
-    if python is not None and python != "" and not _PYTHON_RE.match(python):
-        raise InvalidEgg(f"Invalid metadata field 'python': expected 'M.N' or None, got {python!r}")
     packages = values["packages"]
     if not isinstance(packages, (list, tuple)):
         raise InvalidEgg(f"Invalid metadata field 'packages': expected a list, got {packages!r}")
@@ -259,6 +254,8 @@ def parse_spec_depend(text: str) -> dict[str, Any]:
     epd_platform = spec_platform(values["arch"], values["platform"], values["osdist"])
 
     if version < (1, 2):
+        if python and not _PYTHON_RE.match(python):
+            raise InvalidEgg(f"Invalid metadata field 'python': expected 'M.N' or None, got {python!r}")
         python_tag = f"cp{python.replace('.', '')}" if python else None
     else:
         python_tag = _check_python_tag(values["python_tag"])

@@ -7,16 +7,16 @@ from typing import Any, Tuple
 
 import attr
 
-# PEP 386 "rational" version, as okonomiyaki reads it: N(.N)* then an optional a/b/c/rc pre-release
-# or a .dev pre-release, then an optional .postN and an optional .devN. Numbers have no leading zero.
+# PEP 386 "rational" version, as okonomiyaki reads it: N(.N)* then an optional pre-release (a, b, c, rc
+# or .dev, with a number), then an optional .postN and an optional .devN. Numbers have no leading zero.
 _N = r"(?:0|[1-9]\d*)"
 _PEP386_RE = re.compile(
     rf"(?P<release>{_N}(?:\.{_N})*)"
-    rf"(?:(?P<pre>a|b|c|rc)(?P<prenum>{_N}(?:\.{_N})*))?"
+    rf"(?:(?P<pre>a|b|c|rc|\.dev)(?P<prenum>{_N}(?:\.{_N})*))?"
     rf"(?:\.post(?P<post>{_N}))?"
     rf"(?:\.dev(?P<dev>{_N}))?\Z"
 )
-_PRE_RANK = {"a": 1, "b": 2, "c": 3, "rc": 3}
+_PRE_RANK = {".dev": 0, "a": 1, "b": 2, "c": 3, "rc": 3}
 _FINAL_RANK = 4
 
 _PEP440_RE = re.compile(
@@ -49,8 +49,9 @@ def _ints(text: str) -> tuple[int, ...]:
 def upstream_sort_key(upstream: str) -> SortKey:
     """Return the sort key of an upstream version, as okonomiyaki's PEP386WorkaroundVersion orders it.
 
-    Rational (PEP 386) versions sort by release numbers (trailing zeros ignored), then ``.dev``
-    before ``a`` before ``b`` before ``c``/``rc`` before the final release before ``.post``.
+    Rational (PEP 386) versions sort by release numbers (trailing zeros ignored), then the
+    pre-release (``.dev`` before ``a`` before ``b`` before ``c``/``rc`` before the final release),
+    then ``.postN``, where a trailing ``.devN`` sorts just before the same version without it.
     Any other ("worked-around") version sorts below every rational one, by its dot-separated
     parts compared as strings.
     """
@@ -59,17 +60,12 @@ def upstream_sort_key(upstream: str) -> SortKey:
         return (0, tuple(upstream.split(".")))
     release = _strip_trailing_zeros(_ints(match.group("release")))
     pre, post, dev = match.group("pre"), match.group("post"), match.group("dev")
-    if pre is not None:
-        pre_key: tuple[Any, ...] = (_PRE_RANK[pre], _strip_trailing_zeros(_ints(match.group("prenum"))))
-    elif dev is not None and post is None:
-        # 1.0.dev1 is a development release of 1.0 itself: below 1.0a1.
-        pre_key = (0, (int(dev),))
-        dev = None
+    pre_key: tuple[Any, ...] = (_FINAL_RANK,) if pre is None else (_PRE_RANK[pre], _ints(match.group("prenum")))
+    if post is None:
+        post_dev_key: tuple[Any, ...] = (1,) if dev is None else (0, int(dev))
     else:
-        pre_key = (_FINAL_RANK, ())
-    post_key = (-1,) if post is None else (int(post),)
-    dev_key = (1,) if dev is None else (0, int(dev))
-    return (1, release, pre_key, post_key, dev_key)
+        post_dev_key = (1, 1, int(post), (1,) if dev is None else (0, int(dev)))
+    return (1, release, pre_key, post_dev_key)
 
 
 def _upstream_key(version: EnpkgVersion) -> SortKey:

@@ -28,7 +28,14 @@ def registry_field() -> Any:
     return attr.ib(default=None, converter=default_registry, repr=False)
 
 
-class Model:
+class PublicDir:
+    """Mixin: ``dir()`` lists only public names, for tab completion."""
+
+    def __dir__(self) -> list[str]:
+        return sorted(name for name in super().__dir__() if not name.startswith("_"))
+
+
+class Model(PublicDir):
     """Mixin of the lazy model classes.
 
     Subclasses declare ``_repr_name`` and ``_repr_fields`` (pairs of label and attribute
@@ -51,6 +58,3 @@ class Model:
     def __repr__(self) -> str:
         fields = ", ".join(f"{label}={getattr(self, name)!r}" for label, name in self._repr_fields)
         return f"<{self._repr_name or type(self).__name__} {fields}>"
-
-    def __dir__(self) -> list[str]:
-        return sorted(name for name in super().__dir__() if not name.startswith("_"))

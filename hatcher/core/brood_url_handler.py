@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 import uuid
 from typing import Any, Callable, Iterator
@@ -140,7 +139,11 @@ def _filename_from_response(response: requests.Response) -> str:
     if match is None:
         response.close()
         raise MissingFilenameError(f"No file name in Content-Disposition: {disposition!r}")
-    return _safe_filename(match.group(1))
+    try:
+        return _safe_filename(match.group(1))
+    except MissingFilenameError:
+        response.close()
+        raise
 
 
 def _content_length(response: requests.Response) -> int:
@@ -169,12 +172,6 @@ def replace_file(source: str, target: str, attempts: int = 6) -> None:
             if os.name != "nt" or attempt == attempts - 1:
                 raise
             time.sleep(min(0.05 * 2 ** attempt, 1.0))
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 class BroodURLHandler:
@@ -354,7 +351,9 @@ class BroodURLHandler:
             response = self._stream(path)
             length = _content_length(response)
             filename = _filename_from_response(response)
-        target = os.path.join(os.fspath(destination_directory), _safe_filename(filename))
+        elif os.path.basename(filename) != filename or filename in ("", ".", ".."):
+            raise ValueError(f"filename must be a plain file name, not a path: {filename!r}")
+        target = os.path.join(os.fspath(destination_directory), filename)
         if expected_sha256 is not None and os.path.isfile(target) and file_sha256(target) == expected_sha256:
             if response is not None:
                 response.close()
@@ -367,7 +366,9 @@ class BroodURLHandler:
     def _write_verified(self, response: requests.Response, target: str,
                         expected_sha256: str | None) -> Iterator[int]:
         directory, name = os.path.split(target)
-        fd, partial = tempfile.mkstemp(prefix=name + ".", suffix=PARTIAL_SUFFIX, dir=directory or ".")
+        partial = os.path.join(directory, f"{name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+        # Created with mode 0666 so that the kernel applies the umask (not owner-only like mkstemp).
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as fp, response:
@@ -381,7 +382,6 @@ class BroodURLHandler:
                     f"Checksum mismatch for {target}: expected sha256 {expected_sha256}, "
                     f"received {actual}; the download was discarded"
                 )
-            os.chmod(partial, _default_file_mode())
             replace_file(partial, target)
         finally:
             if os.path.exists(partial):

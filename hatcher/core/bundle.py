@@ -11,6 +11,7 @@ import attr
 
 from hatcher.artefacts import bundle as _bundle
 from hatcher.artefacts.tags import python_tag as _python_tag
+from hatcher.core.base import PublicDir
 from hatcher.core.brood_url_handler import replace_file
 from hatcher.core.utils import LocalFile
 from hatcher.errors import InvalidBundle, TargetFileExists
@@ -45,7 +46,7 @@ def _walk_entries(node: Any) -> Iterator[dict[str, Any]]:
 
 
 @attr.s(frozen=True, repr=False, eq=False)
-class BundleCollectionController:
+class BundleCollectionController(PublicDir):
     """The bundles of one platform (a v1 :class:`SinglePlatformRepository`). No request on creation.
 
     Parameters
@@ -122,7 +123,7 @@ class BundleCollectionController:
 
 
 @attr.s(frozen=True, repr=False, eq=False)
-class BundleResourceController:
+class BundleResourceController(PublicDir):
     """One bundle: ``python_tag``, ``name`` and full ``version`` (``<version>-<build>``)."""
 
     BUNDLE_EXTENSION = _bundle.BUNDLE_EXTENSION
@@ -211,7 +212,7 @@ class BundleResourceController:
 
 
 @attr.s(frozen=True, repr=False, eq=False)
-class BundleResourceFileController:
+class BundleResourceFileController(PublicDir):
     """A local bundle file, ready to upload as ``bundle``; other attributes come from ``bundle``."""
 
     bundle: BundleResourceController = attr.ib()
@@ -221,6 +222,9 @@ class BundleResourceFileController:
         if name.startswith("__") or name in ("bundle", "filepath"):
             raise AttributeError(name)
         return getattr(self.bundle, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(dir(self.bundle)))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, BundleResourceFileController)

@@ -170,6 +170,7 @@ class RuntimeMetadataV0(_LazySha256):
         }
 
 
+@attr.s(frozen=True)
 class RuntimeMetadata(RuntimeMetadataV0):
     """Deprecated alias of :class:`RuntimeMetadataV0`."""
 

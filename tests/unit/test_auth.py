@@ -9,12 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from conftest import URL, root
 
 from hatcher.api import BroodBearerTokenAuth, BroodClient, BroodClientAuth
 from hatcher.core import auth as auth_module
 from hatcher.errors import BroodHTTPError
-
-from conftest import URL, root
 
 TOKEN_URL = URL + "/api/v1/json/auth/tokens/auth"
 PLATFORMS_V1 = root(1) + "/metadata/platforms"

@@ -7,20 +7,20 @@ import hashlib
 import json
 import os
 import re
+from types import SimpleNamespace
 
 import pytest
 import requests
+from conftest import URL, multipart_parts
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
 from hatcher.core import brood_url_handler as transport
 from hatcher.core.brood_url_handler import BroodURLHandler
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError, MissingFilenameError
 
-from conftest import URL, multipart_parts
-
 PATH = "/api/v1/json/some/endpoint"
 ENDPOINT = URL + PATH
-PAYLOAD = b"egg bytes \x00\x01" * 50_000  # 650 kB: several download chunks
+PAYLOAD = b"egg bytes \x00\x01" * 50_000  # 600 kB: several download chunks
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -47,18 +47,30 @@ def dest(tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(transport.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(transport, "time", SimpleNamespace(sleep=lambda seconds: None))
 
 
 def query(call) -> str:
     return call.request.url.partition("?")[2]
 
 
-def add_download(mocked, body=PAYLOAD, filename="numpy-1.8.0-1.egg", **headers):
-    if filename is not None:
-        headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
-    headers.setdefault("Content-Length", str(len(body)))
-    mocked.get(ENDPOINT, body=body, headers=headers)
+def add_download(mocked, filename="numpy-1.8.0-1.egg"):
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Content-Length": str(len(PAYLOAD))}
+    mocked.get(ENDPOINT, body=PAYLOAD, headers=headers)
+
+
+@pytest.fixture
+def closed(monkeypatch) -> list[str]:
+    """The URLs of the responses closed during the test."""
+    urls: list[str] = []
+    original_close = requests.Response.close
+
+    def close(self):
+        urls.append(self.url)
+        original_close(self)
+
+    monkeypatch.setattr(requests.Response, "close", close)
+    return urls
 
 
 def listing(directory) -> list[str]:
@@ -101,37 +113,23 @@ def test_url_parsing_keeps_scheme_and_host_only(url, scheme, host):
     handler = BroodURLHandler.from_auth(url)
     assert (handler.scheme, handler.host) == (scheme, host)
     assert handler.url("/api/v0/json/x") == f"{scheme}://{host}/api/v0/json/x"
-
-
-def test_repr_hides_credentials_in_url():
-    handler = BroodURLHandler.from_auth("https://jane:s3cret@brood.test")
-    assert "s3cret" not in repr(handler)
-    assert "https://brood.test" in repr(handler)
+    assert repr(handler) == f"<BroodURLHandler url='{scheme}://{host}'>"
 
 
 # -- JSON requests --------------------------------------------------------------------
 
 
-def test_get_sends_no_query_and_returns_none(handler, mocked):
-    mocked.get(ENDPOINT, json={"a": 1})
-    assert handler.get(PATH) is None
-    assert mocked.calls[0].request.url == ENDPOINT
-
-
-def test_get_json_renders_query_with_python_booleans(handler, mocked):
+def test_get_sends_no_query_and_get_json_renders_python_booleans(handler, mocked):
     mocked.get(ENDPOINT, json={"repositories": ["acme/dev"]})
+    assert handler.get(PATH) is None
     assert handler.get_json(PATH, include_indexable=True) == {"repositories": ["acme/dev"]}
-    assert query(mocked.calls[0]) == "include_indexable=True"
+    assert [call.request.url for call in mocked.calls] == [ENDPOINT, ENDPOINT + "?include_indexable=True"]
 
 
 def test_get_json_gunzips_a_gzip_body_without_content_encoding(handler, mocked):
-    mocked.get(ENDPOINT, body=gzip.compress(b'{"platforms": ["rh7-x86_64"]}'),
-               content_type="application/json")
-    assert handler.get_json(PATH) == {"platforms": ["rh7-x86_64"]}
-
-
-def test_get_json_rejects_a_body_that_only_looks_gzipped(handler, mocked):
+    mocked.get(ENDPOINT, body=gzip.compress(b'{"platforms": ["rh7-x86_64"]}'), content_type="application/json")
     mocked.get(ENDPOINT, body=b"\x1f\x8bnot gzip at all", content_type="application/json")
+    assert handler.get_json(PATH) == {"platforms": ["rh7-x86_64"]}
     with pytest.raises(requests.exceptions.ContentDecodingError):
         handler.get_json(PATH)
 
@@ -239,22 +237,28 @@ def test_upload_overwrite_without_enabled(handler, mocked, artefact):
     assert query(mocked.calls[0]) == "overwrite=True"
 
 
-def test_upload_streams_the_file(handler, mocked, artefact, monkeypatch):
-    # Given: a spy on what the session sends
+def test_upload_streams_the_file_in_chunks_and_reports_progress(handler, mocked, artefact, monkeypatch):
+    # Given: a transport that records the body it gets and reads it 1000 bytes at a time
     sent_bodies = []
     original_send = handler.session.send
 
-    def spy(request, **kwargs):
+    def send_in_chunks(request, **kwargs):
         sent_bodies.append(request.body)
+        request.body = b"".join(iter(lambda: request.body.read(1000), b""))
         return original_send(request, **kwargs)
 
-    monkeypatch.setattr(handler.session, "send", spy)
+    monkeypatch.setattr(handler.session, "send", send_in_chunks)
+    sizes: list[int] = []
     mocked.post(URL + PATH, status=201)
     # When
-    handler.upload(PATH, {}, str(artefact))
-    # Then: the body is a streaming encoder, not the file read into memory
+    handler.upload(PATH, {"sha256": "abc"}, str(artefact), progress=sizes.append)
+    # Then: the body was a streaming encoder, not the file read into memory
     assert len(sent_bodies) == 1
     assert isinstance(sent_bodies[0], (MultipartEncoder, MultipartEncoderMonitor))
+    request = mocked.calls[0].request
+    assert sum(sizes) == len(request.body) == int(request.headers["Content-Length"])
+    assert len(sizes) > 2
+    assert len(multipart_parts(request)) == 2
 
 
 def test_upload_retries_a_connect_error_with_a_fresh_encoder(handler, mocked, artefact):
@@ -271,20 +275,15 @@ def test_upload_retries_a_connect_error_with_a_fresh_encoder(handler, mocked, ar
     assert second[1]["content"] == b'{"sha256": "abc"}'
 
 
-@pytest.mark.parametrize("error", [
-    requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"),
-    requests.exceptions.ReadTimeout("read timed out"),
+@pytest.mark.parametrize(("response", "error"), [
+    ({"body": requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")},
+     requests.exceptions.ConnectionError),
+    ({"body": requests.exceptions.ReadTimeout("read timed out")}, requests.exceptions.ReadTimeout),
+    ({"json": {"error": "already uploaded"}, "status": 409}, BroodHTTPError),
 ])
-def test_upload_does_not_retry_other_errors(handler, mocked, artefact, error):
-    mocked.post(URL + PATH, body=error)
-    with pytest.raises(type(error)):
-        handler.upload(PATH, {}, str(artefact))
-    assert len(mocked.calls) == 1
-
-
-def test_upload_does_not_retry_http_errors(handler, mocked, artefact):
-    mocked.post(URL + PATH, json={"error": "already uploaded"}, status=409)
-    with pytest.raises(BroodHTTPError, match="already uploaded"):
+def test_upload_does_not_retry_other_errors(handler, mocked, artefact, response, error):
+    mocked.post(URL + PATH, **response)
+    with pytest.raises(error):
         handler.upload(PATH, {}, str(artefact))
     assert len(mocked.calls) == 1
 
@@ -294,15 +293,6 @@ def test_upload_gives_up_after_the_connect_retries(handler, mocked, artefact):
     with pytest.raises(requests.exceptions.ConnectTimeout):
         handler.upload(PATH, {}, str(artefact))
     assert len(mocked.calls) == transport.UPLOAD_CONNECT_RETRIES + 1
-
-
-def test_upload_progress_sums_to_the_body_length(handler, mocked, artefact):
-    sizes: list[int] = []
-    mocked.post(URL + PATH, status=201)
-    handler.upload(PATH, {"sha256": "abc"}, str(artefact), progress=sizes.append)
-    request = mocked.calls[0].request
-    assert sum(sizes) == len(request.body) == int(request.headers["Content-Length"])
-    assert len(multipart_parts(request)) == 2
 
 
 # -- downloads ------------------------------------------------------------------------
@@ -316,6 +306,7 @@ def test_iter_download_takes_the_name_from_content_disposition(handler, mocked, 
     sizes = list(chunks)
     # Then
     assert length == len(PAYLOAD)
+    assert len(mocked.calls) == 1
     assert sum(sizes) == len(PAYLOAD)
     assert len(sizes) > 1
     assert (dest / "numpy-1.8.0-1.egg").read_bytes() == PAYLOAD
@@ -340,18 +331,20 @@ def test_downloaded_file_mode_honours_the_umask(handler, mocked, dest):
 
 
 @pytest.mark.parametrize("headers", [{}, {"Content-Disposition": "attachment; filename=x.egg"}])
-def test_missing_file_name_raises_missing_filename_error(handler, mocked, dest, headers):
+def test_missing_file_name_raises_missing_filename_error(handler, mocked, dest, closed, headers):
     mocked.get(ENDPOINT, body=PAYLOAD, headers=headers)
     with pytest.raises(MissingFilenameError):
         handler.iter_download(PATH, dest, PAYLOAD_SHA256)
     assert listing(dest) == []
+    assert closed == [ENDPOINT]
 
 
 @pytest.mark.parametrize("name", ["../evil.egg", "a/b.egg", ".."])
-def test_unsafe_file_name_is_refused(handler, mocked, dest, name):
+def test_unsafe_file_name_is_refused(handler, mocked, dest, closed, name):
     add_download(mocked, filename=name)
     with pytest.raises(MissingFilenameError):
         handler.download_file(PATH, dest, PAYLOAD_SHA256)
+    assert closed == [ENDPOINT]
     assert listing(dest) == []
     assert listing(dest.parent) == ["dest"]
 
@@ -374,7 +367,7 @@ def test_existing_file_with_matching_sha_is_not_requested(handler, mocked, dest)
     assert len(mocked.calls) == 0
 
 
-def test_existing_file_with_matching_sha_and_server_name_is_not_rewritten(handler, mocked, dest):
+def test_existing_file_with_matching_sha_and_server_name_is_not_rewritten(handler, mocked, dest, closed):
     target = dest / "numpy-1.8.0-1.egg"
     target.write_bytes(PAYLOAD)
     os.utime(target, (1_000_000, 1_000_000))
@@ -382,14 +375,7 @@ def test_existing_file_with_matching_sha_and_server_name_is_not_rewritten(handle
     length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
     assert (length, list(chunks)) == (len(PAYLOAD), [len(PAYLOAD)])
     assert target.stat().st_mtime == 1_000_000
-
-
-def test_existing_file_with_other_content_is_replaced(handler, mocked, dest):
-    (dest / "numpy-1.8.0-1.egg").write_bytes(b"stale")
-    add_download(mocked)
-    handler.download_file(PATH, dest, PAYLOAD_SHA256, filename="numpy-1.8.0-1.egg")
-    assert (dest / "numpy-1.8.0-1.egg").read_bytes() == PAYLOAD
-    assert listing(dest) == ["numpy-1.8.0-1.egg"]
+    assert closed == [ENDPOINT]
 
 
 def test_error_mid_stream_leaves_no_partial_file(handler, mocked, dest, monkeypatch):
@@ -419,9 +405,23 @@ def test_partial_file_exists_only_during_the_transfer(handler, mocked, dest):
     assert listing(dest) == ["numpy-1.8.0-1.egg"]
 
 
-def test_download_file_reports_progress(handler, mocked, dest):
+def test_download_file_replaces_a_stale_file_and_reports_progress(handler, mocked, dest):
+    # Given: a file of the same name with other content
+    (dest / "renamed.egg").write_bytes(b"stale")
     sizes: list[int] = []
     add_download(mocked)
+    # When
     handler.download_file(PATH, dest, PAYLOAD_SHA256, filename="renamed.egg", progress=sizes.append)
+    # Then
     assert sum(sizes) == len(PAYLOAD)
     assert (dest / "renamed.egg").read_bytes() == PAYLOAD
+    assert listing(dest) == ["renamed.egg"]
+
+
+@pytest.mark.parametrize("name", ["../evil.egg", "a/b.egg", "..", ""])
+def test_a_caller_file_name_that_is_a_path_is_refused_before_any_request(handler, mocked, dest, name):
+    # Given a file name that would leave the destination directory, When downloading, Then ValueError
+    with pytest.raises(ValueError, match="plain file name"):
+        handler.iter_download(PATH, dest, PAYLOAD_SHA256, filename=name)
+    assert len(mocked.calls) == 0
+    assert listing(dest) == []

@@ -98,7 +98,7 @@ def test_v1_only_keys_are_absent_from_v0(key):
 def test_token_exchange_path_is_always_on_the_v1_root():
     assert TOKENS_AUTH_PATH == "/api/v1/json/auth/tokens/auth"
     with pytest.raises(AttributeError):
-        URLS_V0.tokens.auth
+        _ = URLS_V0.tokens.auth
 
 
 def test_path_values_are_substituted_verbatim():
@@ -165,7 +165,7 @@ def test_iteration_yields_node_then_children_sorted_by_name(tree):
 
 def test_unknown_child_raises_attribute_error(tree):
     with pytest.raises(AttributeError, match="nope"):
-        tree.nope
+        _ = tree.nope
     assert not hasattr(tree.alpha, "zeta")
 
 

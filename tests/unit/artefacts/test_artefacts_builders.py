@@ -62,8 +62,10 @@ def test_given_egg_then_fixed_member_order_dates_permissions_and_compression(tmp
     # Then
     assert [info.filename for info in infos] == [
         "EGG-INFO/spec/depend", "EGG-INFO/spec/summary", "EGG-INFO/PKG-INFO", "dummy/__init__.py", "dummy/payload.bin"]
-    assert all(info.date_time == FIXED_DATE_TIME for info in infos)
-    assert all(info.external_attr == FILE_PERMISSIONS for info in infos)
+    assert FIXED_DATE_TIME == (1980, 1, 1, 0, 0, 0) and FILE_PERMISSIONS == 0o644 << 16
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr for info in infos} == {0o644 << 16}
+    assert {info.create_system for info in infos} == {3}
     assert [info.compress_type for info in infos] == [zipfile.ZIP_DEFLATED] * 4 + [zipfile.ZIP_STORED]
     assert depend.splitlines()[:4] == ["metadata_version = '1.4'", "name = 'dummy'", "version = '1.0.1'", "build = 1"]
 

@@ -117,7 +117,8 @@ def test_given_non_literal_statements_then_invalid_egg_without_execution(text: s
     ({"arch": "sparc"}, "'arch': unsupported value"),
     ({"arch": None}, "'arch': None is not valid"),
     ({"arch": "arm64"}, "arm64 is supported only"),
-    ({"python": "27"}, "'python'"),
+    ({"python": 2.7}, "'python': expected a string or None"),
+    ({"metadata_version": "1.1", "python": "27"}, "'python': expected 'M.N' or None"),
     ({"python_tag": "none"}, "'python_tag'"),
     ({"python_tag": 27}, "'python_tag'"),
     ({"packages": "numpy"}, "'packages': expected a list"),
@@ -136,6 +137,14 @@ def test_given_invalid_metadata_then_invalid_egg_with_clear_message(overrides: d
 def test_given_osdist_without_platform_then_invalid_egg() -> None:
     with pytest.raises(InvalidEgg, match="osdist 'RedHat_5' given without a platform"):
         parse_spec_depend(spec(platform=None, arch=None))
+
+
+def test_given_arch_aliases_and_osdist_outside_linux_then_accepted_like_okonomiyaki() -> None:
+    assert parse_spec_depend(spec(arch="i386"))["epd_platform"] == "rh5-x86"
+    assert parse_spec_depend(spec(arch="x86_64"))["epd_platform"] == "rh5-x86_64"
+    assert parse_spec_depend(spec(platform="darwin", osdist="RedHat_5"))["epd_platform"] == "osx-x86_64"
+    assert parse_spec_depend(spec(platform="linux", osdist=None))["epd_platform"] == "rh5-x86_64"
+    assert parse_spec_depend(spec(platform="sunos5", osdist=None))["epd_platform"] == "sol-x86_64"
 
 
 def test_given_metadata_1_0_then_read_with_the_keys_of_1_4() -> None:

@@ -70,6 +70,16 @@ def test_given_post_and_dev_segments_then_pep386_order() -> None:
     assert [str(v) for v in sorted(EnpkgVersion.from_string(t) for t in shuffled)] == ordered
 
 
+def test_given_dev_pre_release_with_post_and_dev_then_okonomiyaki_order() -> None:
+    # ".devN" is a pre-release kind of its own, which may itself carry .postN and .devN
+    ordered = ["1.0.dev1.dev2-1", "1.0.dev1-1", "1.0.dev1.post1.dev1-1", "1.0.dev1.post1-1", "1.0.dev2-1",
+               "1.0a1-1", "1.0a1.0-1", "1.0a1.1-1"]
+    assert [str(v) for v in sorted(EnpkgVersion.from_string(t) for t in reversed(ordered))] == ordered
+    assert upstream_sort_key("1.0.dev1.post1")[0] == 1
+    assert EnpkgVersion.from_string("1.0.dev1-1") == EnpkgVersion.from_string("1.0.0.dev1-1")
+    assert EnpkgVersion.from_string("1.0a1-1") != EnpkgVersion.from_string("1.0a1.0-1")
+
+
 def test_given_upstream_and_build_then_text_is_joined() -> None:
     version = EnpkgVersion.from_upstream_and_build("2.0", 3)
     assert str(version) == "2.0-3"
