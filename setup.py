@@ -17,7 +17,7 @@ VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"),
 
 TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml"]
 DOCS_REQUIRES = ["sphinx>=7"]
-SERVER_REQUIRES = []
+SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.9", "pyyaml>=6"]
 
 setup(
     name="hatcher",

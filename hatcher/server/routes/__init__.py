@@ -1,0 +1,1 @@
+"""The route modules of the embedded Brood, one per resource."""

@@ -1,0 +1,5 @@
+"""Routes: artefacts (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

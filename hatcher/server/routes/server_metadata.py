@@ -1,0 +1,5 @@
+"""Routes: server_metadata (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

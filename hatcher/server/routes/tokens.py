@@ -1,0 +1,5 @@
+"""Routes: tokens (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

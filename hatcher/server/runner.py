@@ -1,0 +1,143 @@
+"""Run the embedded Brood: in a background thread (tests, demos) or in the foreground (the CLI)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+import time
+from typing import Any, Optional
+
+import uvicorn
+
+from hatcher.server.accounts import ensure_superuser
+from hatcher.server.app import create_app
+from hatcher.server.settings import ServerSettings
+
+logger = logging.getLogger("hatcher.server")
+
+#: The superuser an :class:`EmbeddedBrood` creates unless told otherwise.
+DEFAULT_ADMIN = ("admin@example.com", "admin-password")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _prepare(settings: ServerSettings, admin: Optional[tuple[str, str]]) -> Any:
+    app = create_app(settings)
+    if admin is not None:
+        with app.state.sessionmaker() as db:
+            ensure_superuser(db, *admin)
+    return app
+
+
+def run_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000,
+               admin: Optional[tuple[str, str]] = None, log_level: str = "info") -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; one access-log line per request."""
+    app = _prepare(settings, admin)
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    logger.info("Brood serving %s on http://%s:%d", settings.data_dir, host, sock.getsockname()[1])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        app.state.engine.dispose()
+
+
+class EmbeddedBrood:
+    """A Brood server running in a background thread of this process, on a free loopback port.
+
+    Use it as a context manager::
+
+        with EmbeddedBrood(data_dir) as brood:
+            client = BroodClient.from_url(brood.url, auth=brood.admin_auth, api_version=1)
+
+    Parameters
+    ----------
+    data_dir : str, optional
+        The data directory (a temporary one, removed on stop, when omitted).
+    host, port : str, int
+        Where to listen; port 0 picks a free port.
+    database_url : str, optional
+        A SQLAlchemy URL instead of the SQLite file in ``data_dir``.
+    admin : tuple of (str, str), optional
+        The superuser's e-mail and password.
+    """
+
+    def __init__(self, data_dir: Optional[str] = None, host: str = "127.0.0.1", port: int = 0,
+                 database_url: Optional[str] = None, admin: tuple[str, str] = DEFAULT_ADMIN,
+                 access_log: bool = False) -> None:
+        self._tmp: Optional[tempfile.TemporaryDirectory[str]] = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="brood-")
+            data_dir = self._tmp.name
+        self.settings = ServerSettings(data_dir, database_url=database_url)
+        self.host = host
+        self.port = port
+        self.admin_auth = admin
+        self._access_log = access_log
+        self._server: Optional[uvicorn.Server] = None
+        self._thread: Optional[threading.Thread] = None
+        self.app: Any = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:43211``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBrood:
+        """Start serving and wait until the server accepts requests."""
+        self.app = _prepare(self.settings, self.admin_auth)
+        sock = _bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", access_log=self._access_log,
+                                timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name=f"brood-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The embedded Brood server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, release the database and remove a temporary data directory."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.app is not None:
+            self.app.state.engine.dispose()
+        self._server = self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def client(self, api_version: int = 1, auth: Any = None) -> Any:
+        """A :class:`~hatcher.api.BroodClient` for this server (the superuser's by default)."""
+        from hatcher.api import BroodClient
+
+        return BroodClient.from_url(self.url, auth=auth or self.admin_auth, api_version=api_version)
+
+    def __enter__(self) -> EmbeddedBrood:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedBrood url={self.url!r} data_dir={self.settings.data_dir!r}>"

@@ -1,0 +1,220 @@
+"""Passwords, tokens, who is asking, and what each role may do.
+
+Passwords are hashed with scrypt (memory-hard, in the standard library). API and session
+tokens are random 160-bit secrets; only their sha256 is stored, so a lookup is one
+indexed query and a stolen database reveals no usable token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from typing import Optional
+
+import attr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hatcher.server.db import ApiToken, Repository, SessionToken, User, utcnow
+from hatcher.server.errors import ApiError
+
+#: The roles a team grants, weakest first.
+ROLES = ("read_index", "read_repository", "upload_repository", "organization_administrator")
+READ_INDEX, READ_REPOSITORY, UPLOAD_REPOSITORY, ORGANIZATION_ADMINISTRATOR = ROLES
+
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64 parts) of ``password``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
+    parts = [str(_SCRYPT[k]) for k in ("n", "r", "p")] + [base64.b64encode(x).decode() for x in (salt, digest)]
+    return "scrypt$" + "$".join(parts)
+
+
+def verify_password(password: str, stored: Optional[str]) -> bool:
+    """True when ``password`` matches the stored hash (always False without one)."""
+    if not stored:
+        return False
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), dklen=len(expected),
+                                n=int(n), r=int(r), p=int(p))
+    except (ValueError, binascii.Error):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def new_secret() -> str:
+    """A fresh random token secret (40 hex characters)."""
+    return secrets.token_hex(20)
+
+
+def token_hash(secret: str) -> str:
+    """What is stored of a token: the hex sha256 of its secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@attr.s(frozen=True)
+class Principal:
+    """Who sent a request, and how they proved it."""
+
+    user_id: int = attr.ib()
+    email: str = attr.ib()
+    is_superuser: bool = attr.ib()
+    method: str = attr.ib()  # "basic", "api_token" or "session"
+
+
+class _VerifiedPasswords:
+    """A short-lived memory of successful password checks, so Basic auth is not one scrypt per request.
+
+    Keys are HMACs of ``email:password`` under a per-process random key; nothing reusable is kept.
+    """
+
+    TTL = 60.0
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._seen: dict[bytes, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def _mac(self, email: str, password: str, stored: str) -> bytes:
+        return hmac.new(self._key, f"{email}\0{password}\0{stored}".encode(), hashlib.sha256).digest()
+
+    def check(self, email: str, password: str, stored: Optional[str]) -> bool:
+        if not stored:
+            return False
+        mac = self._mac(email, password, stored)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._seen.get(mac)
+            if hit is not None and now - hit[0] < self.TTL:
+                return True
+        if not verify_password(password, stored):
+            return False
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[mac] = (now, email)
+        return True
+
+
+_PASSWORDS = _VerifiedPasswords()
+
+
+def _principal(user: User, method: str) -> Principal:
+    return Principal(user.id, user.email, user.is_superuser, method)
+
+
+def authenticate(db: Session, authorization: Optional[str]) -> Principal:
+    """The principal of an ``Authorization`` header: Basic, Bearer API token or Bearer session token.
+
+    Raises
+    ------
+    ApiError
+        401 when the header is missing, malformed or does not match.
+    """
+    if not authorization:
+        raise ApiError(401, "Authentication required")
+    scheme, _, value = authorization.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "basic":
+        try:
+            email, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "Malformed Basic credentials") from None
+        user = db.scalar(select(User).where(User.email == email))
+        if user is None or not _PASSWORDS.check(email, password, user.password_hash):
+            raise ApiError(401, "Invalid user name or password")
+        return _principal(user, "basic")
+    if scheme == "bearer" and value:
+        digest = token_hash(value)
+        session = db.scalar(select(SessionToken).where(SessionToken.token_hash == digest))
+        if session is not None:
+            if session.expires <= utcnow():
+                raise ApiError(401, "Session token expired")
+            return _principal(session.user, "session")
+        api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if api_token is not None:
+            api_token.last_used = utcnow()
+            db.commit()
+            return _principal(api_token.user, "api_token")
+        raise ApiError(401, "Invalid token")
+    raise ApiError(401, "Unsupported authorization scheme")
+
+
+def issue_session_token(db: Session, principal: Principal, lifetime: int) -> tuple[str, datetime.datetime]:
+    """Create a session token for ``principal``; return its secret and expiry."""
+    secret = new_secret()
+    expires = utcnow() + datetime.timedelta(seconds=lifetime)
+    db.add(SessionToken(user_id=principal.user_id, token_hash=token_hash(secret), expires=expires))
+    db.commit()
+    return secret, expires
+
+
+def _rank(role: Optional[str]) -> int:
+    return ROLES.index(role) if role in ROLES else -1
+
+
+def organization_role(db: Session, principal: Principal, organization_id: int) -> Optional[str]:
+    """The strongest role ``principal`` holds in the organization through its teams (None if none)."""
+    if principal.is_superuser:
+        return ORGANIZATION_ADMINISTRATOR
+    user = db.get(User, principal.user_id)
+    roles = [team.role for team in user.teams if team.organization_id == organization_id]
+    return max(roles, key=_rank, default=None)
+
+
+def repository_role(db: Session, principal: Principal, repository: Repository) -> Optional[str]:
+    """The strongest role ``principal`` holds on ``repository`` (None if it cannot see it).
+
+    Organization administrators hold that role on every repository of their organization;
+    other roles apply to the repositories their team lists.
+    """
+    if principal.is_superuser:
+        return ORGANIZATION_ADMINISTRATOR
+    user = db.get(User, principal.user_id)
+    best: Optional[str] = None
+    for team in user.teams:
+        if team.organization_id != repository.organization_id:
+            continue
+        if team.role == ORGANIZATION_ADMINISTRATOR or repository in team.repositories:
+            if _rank(team.role) > _rank(best):
+                best = team.role
+    return best
+
+
+def require_organization_admin(db: Session, principal: Principal, organization_id: int, visible: bool) -> None:
+    """Raise unless ``principal`` administers the organization.
+
+    ``visible`` says whether the principal may know the organization exists (member of it):
+    then the refusal is 403, otherwise 404.
+    """
+    if organization_role(db, principal, organization_id) == ORGANIZATION_ADMINISTRATOR:
+        return
+    raise ApiError(403, "Organization administrator rights required") if visible else ApiError(404, "Not Found")
+
+
+def require_repository_role(db: Session, principal: Principal, repository: Repository, role: str) -> str:
+    """Return the principal's role on ``repository`` if it is at least ``role``.
+
+    Raises
+    ------
+    ApiError
+        404 when the principal cannot see the repository at all, 403 when its role is too weak.
+    """
+    held = repository_role(db, principal, repository)
+    if held is None:
+        raise ApiError(404, f"No such repository: '{repository.full_name}'")
+    if _rank(held) < _rank(role):
+        raise ApiError(403, f"'{role}' access to '{repository.full_name}' is required")
+    return held
