@@ -80,6 +80,14 @@ def find_repository(db: Session, organization_name: str, repository_name: str) -
     return repository
 
 
-def api_routes(*nodes: Any) -> list[str]:
-    """The full path templates of URL-template nodes, in both API versions (for route registration)."""
-    return [node.full_template for node in nodes]
+async def json_body(request: Request) -> Any:
+    """The request's JSON body; 400 when it is not JSON. Declare it after the principal."""
+    try:
+        return await request.json()
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON") from None
+
+
+def api_version(request: Request) -> int:
+    """The API version of the path the request came in on (0 or 1)."""
+    return 1 if request.url.path.startswith("/api/v1/") else 0
