@@ -15,7 +15,7 @@ def read(*parts):
 
 VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"), re.M).group(1)
 
-TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml"]
+TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycopg[binary]>=3.1"]
 DOCS_REQUIRES = ["sphinx>=7"]
 SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.9", "pyyaml>=6"]
 
@@ -36,6 +36,10 @@ setup(
         "click>=8.0",
         "requests-toolbelt>=1.0",
     ],
+    entry_points={
+        "console_scripts": ["hatcher = hatcher.cli.main:main"],
+        "pytest11": ["hatcher = hatcher.testing"],
+    },
     extras_require={
         "test": TEST_REQUIRES,
         "docs": DOCS_REQUIRES,

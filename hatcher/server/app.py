@@ -8,7 +8,7 @@ from hatcher import __version__
 from hatcher.core.url_templates import HEALTH_PATH
 from hatcher.server.db import make_engine, make_sessionmaker
 from hatcher.server.errors import install_error_handlers
-from hatcher.server.routes import admin, artefacts, server_metadata, tokens
+from hatcher.server.routes import admin, artefacts, indices, server_metadata, teams, tokens, uploads
 from hatcher.server.settings import ServerSettings
 from hatcher.server.store import BlobStore
 
@@ -34,6 +34,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (admin, tokens, server_metadata, artefacts):
+    for module in (admin, teams, tokens, server_metadata, artefacts, uploads, indices):
         app.include_router(module.router)
     return app

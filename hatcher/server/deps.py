@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,14 +80,103 @@ def find_repository(db: Session, organization_name: str, repository_name: str) -
     return repository
 
 
-async def json_body(request: Request) -> Any:
-    """The request's JSON body; 400 when it is not JSON. Declare it after the principal."""
+def api_version(request: Request) -> int:
+    """The API version of the path the request came in on (0 or 1)."""
+    return 1 if request.url.path.startswith("/api/v1/") else 0
+
+
+def add_routes(router: Any, select: Any, endpoint: Any, methods: list[str], status_code: int = 200,
+               versions: tuple[int, ...] = (0, 1), **kwargs: Any) -> None:
+    """Register ``endpoint`` on the path ``select(tree)`` of each API version's URL-template tree.
+
+    Parameters
+    ----------
+    router : fastapi.APIRouter
+        Where to register.
+    select : callable
+        Maps a template tree (``URLS_V0`` or ``URLS_V1``) to one of its nodes, e.g.
+        ``lambda urls: urls.admin.organizations``; every path is thus spelled once, in
+        :mod:`hatcher.core.url_templates`.
+    endpoint : callable
+        The route function.
+    methods : list of str
+        HTTP methods, e.g. ``["GET"]``.
+    status_code : int
+        The success status.
+    versions : tuple of int
+        The API versions to serve it on (both by default).
+    **kwargs
+        Passed on to :meth:`fastapi.APIRouter.add_api_route`.
+    """
+    from hatcher.core.url_templates import urls_for
+
+    kwargs.setdefault("response_model", None)
+    if status_code == 204:
+        kwargs.setdefault("response_class", Response)  # no body, so no Content-Type either
+    for version in versions:
+        router.add_api_route(select(urls_for(version)).full_template, endpoint, methods=methods,
+                             status_code=status_code, include_in_schema=False, **kwargs)
+
+
+def check_fields(body: Any, required: dict[str, Any], optional: Optional[dict[str, Any]] = None,
+                 what: str = "request body") -> dict[str, Any]:
+    """Validate a JSON object body: required and optional keys with their types, no other keys.
+
+    ``required`` and ``optional`` map key names to a type (or tuple of types) the value
+    must be an instance of (``bool`` never passes for ``int``). Returns the body.
+
+    Raises
+    ------
+    ApiError
+        400 naming the first problem found.
+    """
+    optional = optional or {}
+    if not isinstance(body, dict):
+        raise ApiError(400, f"Invalid {what}: a JSON object is required")
+    missing = sorted(set(required) - set(body))
+    if missing:
+        raise ApiError(400, f"Invalid {what}: missing key(s) {', '.join(map(repr, missing))}")
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if unknown:
+        raise ApiError(400, f"Invalid {what}: unexpected key(s) {', '.join(map(repr, unknown))}")
+    for key, value in body.items():
+        expected = required.get(key, optional.get(key))
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+            names = "/".join(t.__name__ for t in _as_tuple(expected))
+            raise ApiError(400, f"Invalid {what}: {key!r} must be of type {names}")
+    return body
+
+
+def _as_tuple(types: Any) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def query_flag(request: Request, name: str, default: bool = False) -> bool:
+    """The boolean query parameter ``name`` of the request (see :func:`parse_bool`)."""
+    return parse_bool(request.query_params.get(name), name, default)
+
+
+async def body_bytes(request: Request) -> bytes:
+    """The raw request body, for routes that check permissions before parsing it (see :func:`parse_json`)."""
+    return await request.body()
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse a request body read by :func:`body_bytes`; 400 when it is not JSON."""
+    import json
+
     try:
-        return await request.json()
+        return json.loads(data)
     except ValueError:
         raise ApiError(400, "The request body is not valid JSON") from None
 
 
-def api_version(request: Request) -> int:
-    """The API version of the path the request came in on (0 or 1)."""
-    return 1 if request.url.path.startswith("/api/v1/") else 0
+def commit_unique(db: Session, conflict: str) -> None:
+    """Commit; a unique-constraint race (two concurrent creations of one name) becomes 409 ``conflict``."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ApiError(409, conflict) from None

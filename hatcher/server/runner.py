@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import tempfile
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import uvicorn
 
@@ -39,19 +41,39 @@ def _prepare(settings: ServerSettings, admin: Optional[tuple[str, str]]) -> Any:
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGINT or SIGTERM ends in a clean return, not a re-raised signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def run_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000,
                admin: Optional[tuple[str, str]] = None, log_level: str = "info") -> None:
-    """Serve in the foreground until SIGINT or SIGTERM; one access-log line per request."""
-    app = _prepare(settings, admin)
+    """Serve in the foreground until SIGINT or SIGTERM, then return; one access-log line per request.
+
+    The port is bound first, so a port in use fails (``OSError``) before anything is written.
+    """
     sock = _bind(host, port)
-    config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    logger.info("Brood serving %s on http://%s:%d", settings.data_dir, host, sock.getsockname()[1])
     try:
-        server.run(sockets=[sock])
+        app = _prepare(settings, admin)
+        config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5)
+        logger.info("Brood serving %s on http://%s:%d", settings.data_dir, host, sock.getsockname()[1])
+        try:
+            _Server(config).run(sockets=[sock])
+        finally:
+            app.state.engine.dispose()
     finally:
         sock.close()
-        app.state.engine.dispose()
 
 
 class EmbeddedBrood:

@@ -145,8 +145,11 @@ def authenticate(db: Session, authorization: Optional[str]) -> Principal:
             return _principal(session.user, "session")
         api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
         if api_token is not None:
-            api_token.last_used = utcnow()
-            db.commit()
+            now = utcnow()
+            # Recorded at most once a minute, so that a busy client does not write on every request.
+            if api_token.last_used is None or now - api_token.last_used > datetime.timedelta(seconds=60):
+                api_token.last_used = now
+                db.commit()
             return _principal(api_token.user, "api_token")
         raise ApiError(401, "Invalid token")
     raise ApiError(401, "Unsupported authorization scheme")
@@ -191,17 +194,6 @@ def repository_role(db: Session, principal: Principal, repository: Repository) -
             if _rank(team.role) > _rank(best):
                 best = team.role
     return best
-
-
-def require_organization_admin(db: Session, principal: Principal, organization_id: int, visible: bool) -> None:
-    """Raise unless ``principal`` administers the organization.
-
-    ``visible`` says whether the principal may know the organization exists (member of it):
-    then the refusal is 403, otherwise 404.
-    """
-    if organization_role(db, principal, organization_id) == ORGANIZATION_ADMINISTRATOR:
-        return
-    raise ApiError(403, "Organization administrator rights required") if visible else ApiError(404, "Not Found")
 
 
 def require_repository_role(db: Session, principal: Principal, repository: Repository, role: str) -> str:

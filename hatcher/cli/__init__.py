@@ -1,0 +1,1 @@
+"""The ``hatcher`` command line: a click tree with one module per command group."""

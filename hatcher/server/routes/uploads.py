@@ -1,0 +1,260 @@
+"""Routes: artefact uploads (eggs, runtimes v0 and v1, apps, bundles), streamed to disk.
+
+The multipart body is parsed incrementally as it arrives: the ``file`` part goes straight
+into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written once), the
+small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
+and the caller's rights are checked before a byte of the body is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from hatcher.server import artefact_service as service
+from hatcher.server.deps import add_routes, find_repository, parse_bool
+from hatcher.server.errors import ApiError
+from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, require_repository_role
+from hatcher.server.store import IncomingBlob
+
+router = APIRouter()
+
+#: Bytes of an upload collected before they are handed to the parser (in a worker thread).
+_FEED_SIZE = 1024 * 1024
+#: A refused upload's body is read and dropped up to this size, so the client sees the answer.
+_DRAIN_LIMIT = 256 * 1024 * 1024
+
+
+class MultipartReceiver:
+    """Parses a ``multipart/form-data`` body fed in chunks; keeps ``file`` on disk and ``data`` in memory."""
+
+    def __init__(self, content_type: Optional[str], incoming: IncomingBlob) -> None:
+        ctype, options = parse_options_header(content_type or "")
+        boundary = options.get(b"boundary")
+        if ctype != b"multipart/form-data" or not boundary:
+            raise ApiError(400, "An upload must be a multipart/form-data body with a boundary")
+        self.incoming = incoming
+        self.filename: Optional[str] = None
+        self.data: Optional[bytearray] = None
+        self.finished = False
+        self._target: Optional[str] = None
+        self._headers: dict[bytes, bytes] = {}
+        self._field = bytearray()
+        self._value = bytearray()
+        callbacks: Any = {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end, "on_end": self._end,
+        }
+        try:
+            self._parser = MultipartParser(boundary, callbacks)
+        except Exception as exc:  # FormParserError for an absurd boundary
+            raise ApiError(400, f"Invalid multipart boundary: {exc}") from None
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._target = None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field).lower()] = bytes(self._value)
+        self._field = bytearray()
+        self._value = bytearray()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name")
+        if name == b"file":
+            if self.filename is not None:
+                raise ApiError(400, "The upload has more than one 'file' part")
+            try:
+                self.filename = (options.get(b"filename") or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "The 'file' part's file name is not UTF-8") from None
+            self._target = "file"
+        elif name == b"data":
+            if self.data is not None:
+                raise ApiError(400, "The upload has more than one 'data' part")
+            self.data = bytearray()
+            self._target = "data"
+        else:
+            self._target = None  # unknown parts are ignored
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._target == "file":
+            self.incoming.write(data[start:end])
+        elif self._target == "data":
+            assert self.data is not None
+            self.data += data[start:end]
+            if len(self.data) > service.MAX_DATA_SIZE:
+                raise ApiError(400, f"The 'data' part is larger than {service.MAX_DATA_SIZE} bytes")
+
+    def _part_end(self) -> None:
+        self._target = None
+
+    def _end(self) -> None:
+        self.finished = True
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next piece of the body."""
+        if self.finished:
+            return  # an epilogue after the closing boundary is ignored
+        try:
+            self._parser.write(chunk)
+        except ApiError:
+            raise
+        except Exception as exc:  # the parser's own errors
+            raise ApiError(400, f"Malformed multipart body: {exc}") from None
+
+    def close(self) -> None:
+        """The body is over: 400 if the multipart message is incomplete or lacks a part."""
+        if not self.finished:
+            raise ApiError(400, "Incomplete multipart body: the closing boundary is missing")
+        if self.filename is None:
+            raise ApiError(400, "The upload has no 'file' part")
+        if not self.filename:
+            raise ApiError(400, "The 'file' part has no file name")
+
+
+def _authorize(request: Request, organization_name: str, repository_name: str) -> tuple[int, str]:
+    """401/404/403 before the body is read; return the repository's id and name."""
+    with request.app.state.sessionmaker() as db:
+        principal = authenticate(db, request.headers.get("authorization"))
+        repository = find_repository(db, organization_name, repository_name)
+        require_repository_role(db, principal, repository, UPLOAD_REPOSITORY)
+        return repository.id, repository.name
+
+
+def _finish(request: Request, kind: str, repository_id: int, platform: Optional[str],
+            receiver: MultipartReceiver, overwrite: bool, enabled: bool) -> dict[str, Any]:
+    """Check and store the received upload (runs in a worker thread)."""
+    incoming = receiver.incoming
+    digests = incoming.finish()
+    receiver.close()
+    data = service.parse_data(bytes(receiver.data) if receiver.data is not None else None, kind)
+    if data["sha256"] != digests[0]:
+        raise ApiError(400, f"Checksum mismatch: 'data' gives sha256 {data['sha256']} but the received "
+                            f"file has {digests[0]}")
+    assert receiver.filename is not None
+    service.check_identifier(receiver.filename, "file name")
+    parsed = service.read_artefact(kind, incoming.path, receiver.filename, platform, data)
+    service.store_artefact(request.app.state.sessionmaker, request.app.state.store, repository_id, parsed,
+                           incoming, digests, overwrite, enabled)
+    return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
+            "version": parsed.version, "filename": parsed.filename, "sha256": digests[0], "size": digests[2],
+            "enabled": enabled}
+
+
+class _Body:
+    """The request body read straight from ASGI ``receive``, remembering whether it is complete."""
+
+    def __init__(self, request: Request) -> None:
+        self._receive = request.receive
+        self.done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's chunks; ClientDisconnect when the client goes away first."""
+        while not self.done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.done = True
+                raise ClientDisconnect()
+            self.done = not message.get("more_body", False)
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+
+    async def drain(self) -> None:
+        """Read and drop (up to a limit) the rest of a refused request, so the client sees the answer."""
+        received = 0
+        try:
+            async for chunk in self.chunks():
+                received += len(chunk)
+                if received > _DRAIN_LIMIT:
+                    break
+        except ClientDisconnect:
+            pass
+
+
+async def _upload(request: Request, kind: str, organization_name: str, repository_name: str,
+                  platform: Optional[str], overwrite: Optional[str], enabled: Optional[str] = None) -> Response:
+    body = _Body(request)
+    try:
+        repository_id, _ = await run_in_threadpool(_authorize, request, organization_name, repository_name)
+        overwrite_flag = parse_bool(overwrite, "overwrite", False)
+        enabled_flag = parse_bool(enabled, "enabled", True)
+        canonical = service.canonical_platform(platform) if platform is not None else None
+        incoming = request.app.state.store.incoming()
+    except ApiError:
+        await body.drain()
+        raise
+    try:
+        receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
+        pending: list[bytes] = []
+        pending_size = 0
+        async for chunk in body.chunks():
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= _FEED_SIZE:
+                await run_in_threadpool(receiver.feed, b"".join(pending))
+                pending, pending_size = [], 0
+        if pending:
+            await run_in_threadpool(receiver.feed, b"".join(pending))
+        answer = await run_in_threadpool(_finish, request, kind, repository_id, canonical, receiver,
+                                         overwrite_flag, enabled_flag)
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is listening any more
+    except ApiError:
+        await body.drain()
+        raise
+    finally:
+        await run_in_threadpool(incoming.discard)  # a no-op once the blob was committed
+    return JSONResponse(answer, status_code=201)
+
+
+async def upload_egg(request: Request, organization_name: str, repository_name: str, platform: str,
+                     overwrite: Optional[str] = None, enabled: Optional[str] = None) -> Response:
+    """Upload an egg (REST §8.2)."""
+    return await _upload(request, service.EGG, organization_name, repository_name, platform, overwrite, enabled)
+
+
+async def upload_runtime_v0(request: Request, organization_name: str, repository_name: str, platform: str,
+                            overwrite: Optional[str] = None) -> Response:
+    """Upload a v0 runtime (REST §9.1)."""
+    return await _upload(request, service.RUNTIME_V0, organization_name, repository_name, platform, overwrite)
+
+
+async def upload_runtime_v1(request: Request, organization_name: str, repository_name: str, platform: str,
+                            overwrite: Optional[str] = None) -> Response:
+    """Upload a v1 runtime (REST §9.2)."""
+    return await _upload(request, service.RUNTIME, organization_name, repository_name, platform, overwrite)
+
+
+async def upload_app(request: Request, organization_name: str, repository_name: str, platform: str,
+                     overwrite: Optional[str] = None) -> Response:
+    """Upload an app description (REST §10)."""
+    return await _upload(request, service.APP, organization_name, repository_name, platform, overwrite)
+
+
+async def upload_bundle(request: Request, organization_name: str, repository_name: str,
+                        overwrite: Optional[str] = None) -> Response:
+    """Upload a bundle (REST §11); its platform and python tag come from its runtime."""
+    return await _upload(request, service.BUNDLE, organization_name, repository_name, None, overwrite)
+
+
+add_routes(router, lambda urls: urls.data.eggs.upload, upload_egg, ["POST"], 201)
+add_routes(router, lambda urls: urls.data.runtimes.upload, upload_runtime_v0, ["POST"], 201, versions=(0,))
+add_routes(router, lambda urls: urls.data.runtimes.upload, upload_runtime_v1, ["POST"], 201, versions=(1,))
+add_routes(router, lambda urls: urls.data.apps.upload, upload_app, ["POST"], 201)
+add_routes(router, lambda urls: urls.data.bundles.upload, upload_bundle, ["POST"], 201, versions=(1,))

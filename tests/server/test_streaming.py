@@ -1,0 +1,98 @@
+"""Streaming: interrupted uploads leave nothing behind; downloads carry their headers and honour Range."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import requests
+from artefact_kit import Repo, data_files, make_repo, multipart, raw_upload
+
+from hatcher.artefacts import builders
+from hatcher.core.url_templates import URLS_V1
+from hatcher.server.runner import EmbeddedBrood
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as stream:
+        return stream.read()
+
+
+def _tmp_files(brood: EmbeddedBrood) -> list[str]:
+    return os.listdir(brood.settings.tmp_dir)
+
+
+def test_interrupted_upload_leaves_nothing(brood: EmbeddedBrood, unique: Callable[[str], str],
+                                           tmp_path: Any) -> None:
+    repo = make_repo(brood, unique, 1)
+    egg = _read(builders.build_egg(str(tmp_path), name="cut", payload_size=2_000_000))
+    data = json.dumps({"sha256": hashlib.sha256(egg).hexdigest()}).encode()
+    body, content_type = multipart([("file", "cut-1.0.1-1.egg", egg, None),
+                                    ("data", "", data, "application/json; charset=UTF-8")])
+    path = repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True"
+    credentials = base64.b64encode(":".join(brood.admin_auth).encode()).decode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: {urlsplit(brood.url).netloc}\r\n"
+            f"Authorization: Basic {credentials}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    before = data_files(brood)
+    with socket.create_connection((brood.host, brood.port)) as sock:
+        sock.sendall(head + body[:len(body) // 2])
+        deadline = time.monotonic() + 10
+        while not _tmp_files(brood) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server has started writing the file part
+        assert _tmp_files(brood)
+    deadline = time.monotonic() + 10
+    while _tmp_files(brood) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _tmp_files(brood) == []
+    assert data_files(brood) == before
+    platform = repo.platform()
+    assert platform.egg_index("cp27") == {}
+    url = brood.url + repo.path(URLS_V1.metadata.artefacts.eggs, python_tag="cp27", name="cut", version="1.0.1-1")
+    assert requests.get(url, auth=brood.admin_auth, timeout=30).status_code == 404
+
+
+def test_refused_large_upload_still_gets_its_answer(brood: EmbeddedBrood, unique: Callable[[str], str]) -> None:
+    repo = make_repo(brood, unique, 1)
+    content = os.urandom(8 * 1024 * 1024)
+    response = raw_upload(repo, repo.path(URLS_V1.data.eggs.upload), content, "big-1.0-1.egg",
+                          auth=("nobody@example.com", "wrong"))
+    assert response.status_code == 401 and response.json()["error"]
+    assert _tmp_files(brood) == []
+
+
+def _uploaded(repo: Repo, tmp_path: Any) -> tuple[bytes, str]:
+    path = builders.build_egg(str(tmp_path), name="ranged", payload_size=300_000)
+    repo.platform().upload_egg(path)
+    url = repo.brood.url + repo.path(URLS_V1.data.eggs.download, python_tag="cp27", name="RANGED",
+                                     version="1.0.1-1")
+    return _read(path), url
+
+
+def test_download_headers(brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any) -> None:
+    repo = make_repo(brood, unique, 1)
+    content, url = _uploaded(repo, tmp_path)
+    response = requests.get(url, auth=brood.admin_auth, timeout=30)
+    assert response.status_code == 200 and response.content == content
+    assert response.headers["Content-Disposition"] == 'attachment; filename="ranged-1.0.1-1.egg"'
+    assert response.headers["Content-Length"] == str(len(content))
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert "Content-Encoding" not in response.headers
+
+
+def test_range_download(brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any) -> None:
+    repo = make_repo(brood, unique, 1)
+    content, url = _uploaded(repo, tmp_path)
+    response = requests.get(url, auth=brood.admin_auth, headers={"Range": "bytes=100-1099"}, timeout=30)
+    assert response.status_code == 206 and response.content == content[100:1100]
+    assert response.headers["Content-Range"] == f"bytes 100-1099/{len(content)}"
+    tail = requests.get(url, auth=brood.admin_auth, headers={"Range": "bytes=-50"}, timeout=30)
+    assert tail.status_code == 206 and tail.content == content[-50:]
+    beyond = requests.get(url, auth=brood.admin_auth, headers={"Range": f"bytes={len(content) + 10}-"}, timeout=30)
+    assert beyond.status_code == 416
