@@ -1,0 +1,158 @@
+"""What every client command shares: the global options, the lazily built client, versioned groups.
+
+A command declares the API versions it exists in with :func:`versions`; a
+:class:`VersionedGroup` shows and runs only the commands of the selected ``--api-version``
+(looking up another gives click's "No such command", exit status 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import attr
+import click
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@attr.s(frozen=True)
+class GlobalOptions:
+    """The global options of one invocation (``ctx.obj``). Secrets never show in the repr."""
+
+    url: Optional[str] = attr.ib(default=None)
+    username: Optional[str] = attr.ib(default=None)
+    password: Optional[str] = attr.ib(default=None, repr=False)
+    token: Optional[str] = attr.ib(default=None, repr=False)
+    insecure: bool = attr.ib(default=False)
+    debug: bool = attr.ib(default=False)
+    api_version: int = attr.ib(default=1)
+    progress: bool = attr.ib(default=True)
+    _cache: dict[str, Any] = attr.ib(factory=dict, repr=False, eq=False)
+
+    def credentials(self) -> Any:
+        """``(username, password)``, an API token, or None, resolved as in the specification.
+
+        A username without a password prompts for it (hidden input); a username wins over a token.
+        """
+        if self.username is not None:
+            password = self.password
+            if password is None:
+                password = click.prompt("Password", hide_input=True)
+            return (self.username, password)
+        return self.token
+
+    def require_url(self) -> str:
+        """The server URL; a usage error naming ``-u`` / ``--url`` when it is missing."""
+        if not self.url:
+            ctx = click.get_current_context()
+            raise click.MissingParameter(ctx=ctx.find_root(), param_hint="'-u' / '--url'", param_type="option")
+        return self.url
+
+    def client(self) -> Any:
+        """The :class:`~hatcher.api.BroodClient` of this invocation, built on first use.
+
+        Credentials are exchanged for session tokens (:class:`~hatcher.api.BroodClientAuth`).
+        """
+        if "client" not in self._cache:
+            import urllib3
+
+            from hatcher.api import BroodClient, BroodClientAuth
+
+            url = self.require_url()
+            credentials = self.credentials()
+            auth = BroodClientAuth(url, credentials, verify_ssl=not self.insecure) if credentials else None
+            if self.insecure:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._cache["client"] = BroodClient.from_url(url, auth=auth, verify_ssl=not self.insecure,
+                                                         api_version=self.api_version)
+        return self._cache["client"]
+
+
+pass_options = click.make_pass_decorator(GlobalOptions)
+
+
+def versions(*api_versions: int) -> Callable[[click.Command], click.Command]:
+    """Declare the API versions a command exists in (default: both)."""
+    def decorator(command: click.Command) -> click.Command:
+        command.api_versions = frozenset(api_versions)  # type: ignore[attr-defined]
+        return command
+
+    return decorator
+
+
+def selected_api_version(ctx: click.Context) -> int:
+    """The ``--api-version`` of this invocation (also while the root is still parsing)."""
+    options = ctx.find_object(GlobalOptions)
+    if options is not None:
+        return options.api_version
+    root = ctx.find_root()
+    value = root.params.get("api_version")
+    return int(value) if value is not None else 1
+
+
+class VersionedGroup(click.Group):
+    """A group whose commands depend on the selected API version.
+
+    Several commands may share a name when they exist in different versions (``runtimes
+    list`` for v0 and v1): register them with :meth:`add_versioned`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        super().__init__(*args, **kwargs)
+        self.by_version: dict[int, dict[str, click.Command]] = {0: {}, 1: {}}
+
+    def add_versioned(self, command: click.Command, name: Optional[str] = None) -> click.Command:
+        """Add ``command`` for the versions it declares (see :func:`versions`)."""
+        name = name or command.name
+        for version in getattr(command, "api_versions", (0, 1)):
+            self.by_version[version][name] = command
+        return command
+
+    def add_command(self, cmd: click.Command, name: Optional[str] = None) -> None:
+        self.add_versioned(cmd, name)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        return super().command(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.by_version[selected_api_version(ctx)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        return self.by_version[selected_api_version(ctx)].get(cmd_name)
+
+
+
+def _help_without_subcommand() -> None:
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def group(name: str, help_text: str, api_versions: tuple[int, ...] = (0, 1)) -> VersionedGroup:
+    """A command group that prints its help when called without a subcommand."""
+    new = VersionedGroup(name, callback=_help_without_subcommand, help=help_text, invoke_without_command=True)
+    new.api_versions = frozenset(api_versions)  # type: ignore[attr-defined]
+    return new
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--json``: print one JSON document on stdout instead of the table or text."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON document on stdout (schema in the CLI reference).")(command)
+
+
+def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``-y`` / ``--yes`` (internal name ``assume_yes``) to skip the confirmation prompt."""
+    return click.option("-y", "--yes", "assume_yes", is_flag=True, help="Do not ask for confirmation.")(command)
+
+
+def confirm(what: str, assume_yes: bool) -> bool:
+    """Ask ``<what> will be deleted. Proceed? [y/N]`` unless ``assume_yes``; False means declined.
+
+    End of input at the prompt aborts (``Aborted!``, exit status 1).
+    """
+    if assume_yes:
+        return True
+    return click.confirm(f"{what} will be deleted. Proceed?", default=False)
