@@ -38,7 +38,7 @@ setup(
     ],
     entry_points={
         "console_scripts": ["hatcher = hatcher.cli.main:main"],
-        "pytest11": ["hatcher = hatcher.testing"],
+        "pytest11": ["hatcher = hatcher.pytest_plugin"],
     },
     extras_require={
         "test": TEST_REQUIRES,

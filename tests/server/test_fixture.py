@@ -126,3 +126,13 @@ def test_set_user_password_of_an_unknown_user(brood_server):
 
     with pytest.raises(LookupError, match="nobody@example.com"):
         set_user_password(brood_server, "nobody@example.com", "pw")
+
+
+def test_the_registered_plugin_module_imports_nothing_heavy():
+    # Given a fresh interpreter, When it loads the module the pytest11 entry point names
+    code = ("import sys, hatcher.pytest_plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith(('hatcher.core', 'hatcher.errors', "
+            "'hatcher.server', 'requests', 'fastapi', 'sqlalchemy'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # Then neither the library nor the server is imported (coverage and start-up stay clean)
+    assert out.strip() == "[]"
