@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hatcher.server import artefact_service as service
+from hatcher.server import documents, ingest
 from hatcher.server.db import Artefact, Repository
 from hatcher.server.deps import add_routes, body_bytes, find_repository, get_db, get_principal, parse_json
 from hatcher.server.errors import ApiError
@@ -44,21 +45,21 @@ def _egg(db: Session, repository: Repository, platform: str, python_tag: str, na
     ``export`` fetches every egg of the ``cp38`` index, Python-independent ones included,
     through ``.../cp38/eggs/...``, so a ``none`` egg must answer there too.
     """
-    canonical = service.canonical_platform(platform)
-    tags = service.lookup_tags(service.url_python_tag(python_tag))
+    canonical = ingest.canonical_platform(platform)
+    tags = ingest.lookup_tags(ingest.url_python_tag(python_tag))
     rows = list(db.scalars(select(Artefact).where(
-        Artefact.repository_id == repository.id, Artefact.kind == service.EGG, Artefact.platform == canonical,
-        Artefact.key.in_(tags), Artefact.name == service.egg_key_name(name), Artefact.version == version)))
+        Artefact.repository_id == repository.id, Artefact.kind == ingest.EGG, Artefact.platform == canonical,
+        Artefact.key.in_(tags), Artefact.name == ingest.egg_key_name(name), Artefact.version == version)))
     if not rows:
         raise ApiError(404, f"No such egg: {name} {version} ({python_tag}) on {canonical}")
     return min(rows, key=lambda artefact: tags.index(artefact.key))
 
 
 def _runtime_v0(db: Session, repository: Repository, platform: str, python_tag: str, version: str) -> Artefact:
-    canonical = service.canonical_platform(platform)
+    canonical = ingest.canonical_platform(platform)
     artefact = db.scalar(select(Artefact).where(
-        Artefact.repository_id == repository.id, Artefact.kind == service.RUNTIME_V0,
-        Artefact.platform == canonical, Artefact.key == service.url_python_tag(python_tag),
+        Artefact.repository_id == repository.id, Artefact.kind == ingest.RUNTIME_V0,
+        Artefact.platform == canonical, Artefact.key == ingest.url_python_tag(python_tag),
         Artefact.version == version).order_by(Artefact.name))
     if artefact is None:
         raise ApiError(404, f"No such runtime: {python_tag} {version} on {canonical}")
@@ -67,8 +68,8 @@ def _runtime_v0(db: Session, repository: Repository, platform: str, python_tag: 
 
 def _runtime_v1(db: Session, repository: Repository, platform: str, implementation: str,
                 version: str) -> Artefact:
-    canonical = service.canonical_platform(platform)
-    artefact = service.find_artefact(db, repository.id, service.RUNTIME, canonical, implementation, "", version)
+    canonical = ingest.canonical_platform(platform)
+    artefact = service.find_artefact(db, repository.id, ingest.RUNTIME, canonical, implementation, "", version)
     if artefact is None:
         raise ApiError(404, f"No such runtime: {implementation} {version} on {canonical}")
     return artefact
@@ -76,9 +77,9 @@ def _runtime_v1(db: Session, repository: Repository, platform: str, implementati
 
 def _app(db: Session, repository: Repository, platform: str, python_tag: str, app_id: str,
          version: str) -> Artefact:
-    canonical = service.canonical_platform(platform)
-    tag = python_tag if python_tag == "none" else service.url_python_tag(python_tag)
-    artefact = service.find_artefact(db, repository.id, service.APP, canonical, tag, app_id, version)
+    canonical = ingest.canonical_platform(platform)
+    tag = python_tag if python_tag == "none" else ingest.url_python_tag(python_tag)
+    artefact = service.find_artefact(db, repository.id, ingest.APP, canonical, tag, app_id, version)
     if artefact is None:
         raise ApiError(404, f"No such app: {app_id} {version} ({python_tag}) on {canonical}")
     return artefact
@@ -86,9 +87,9 @@ def _app(db: Session, repository: Repository, platform: str, python_tag: str, ap
 
 def _bundle(db: Session, repository: Repository, platform: str, python_tag: str, name: str,
             version: str) -> Artefact:
-    canonical = service.canonical_platform(platform)
-    artefact = service.find_artefact(db, repository.id, service.BUNDLE, canonical,
-                                     service.url_python_tag(python_tag), name, version)
+    canonical = ingest.canonical_platform(platform)
+    artefact = service.find_artefact(db, repository.id, ingest.BUNDLE, canonical,
+                                     ingest.url_python_tag(python_tag), name, version)
     if artefact is None:
         raise ApiError(404, f"No such bundle: {name} {version} ({python_tag}) on {canonical}")
     return artefact
@@ -132,7 +133,7 @@ def egg_metadata(organization_name: str, repository_name: str, platform: str, py
                  db: Session = Depends(get_db)) -> Any:
     """The egg's metadata (REST §8.5), also for disabled eggs; 404 when absent."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    return JSONResponse(service.egg_metadata(_egg(db, repository, platform, python_tag, name, version),
+    return JSONResponse(documents.egg_metadata(_egg(db, repository, platform, python_tag, name, version),
                                              repository.name))
 
 
@@ -157,12 +158,12 @@ def _reindex_items(body: Any) -> list[tuple[str, str, str]]:
 
 def _reindex(db: Session, repository: Repository, platform: Optional[str], body: Any) -> Response:
     items = _reindex_items(body)
-    canonical = service.canonical_platform(platform) if platform is not None else None
+    canonical = ingest.canonical_platform(platform) if platform is not None else None
     found: list[Artefact] = []
     for name, version, python_tag in items:
         query = select(Artefact).where(
-            Artefact.repository_id == repository.id, Artefact.kind == service.EGG,
-            Artefact.key == service.url_python_tag(python_tag), Artefact.name == service.egg_key_name(name),
+            Artefact.repository_id == repository.id, Artefact.kind == ingest.EGG,
+            Artefact.key == ingest.url_python_tag(python_tag), Artefact.name == ingest.egg_key_name(name),
             Artefact.version == version)
         if canonical is not None:
             query = query.where(Artefact.platform == canonical)
@@ -210,7 +211,7 @@ def runtime_v0_metadata(organization_name: str, repository_name: str, platform: 
                         db: Session = Depends(get_db)) -> Any:
     """A v0 runtime's metadata; 404 when absent."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    return JSONResponse(service.runtime_metadata(_runtime_v0(db, repository, platform, python_tag, version)))
+    return JSONResponse(documents.runtime_metadata(_runtime_v0(db, repository, platform, python_tag, version)))
 
 
 def download_runtime_v1(request: Request, organization_name: str, repository_name: str, platform: str,
@@ -234,7 +235,7 @@ def runtime_v1_metadata(organization_name: str, repository_name: str, platform: 
                         db: Session = Depends(get_db)) -> Any:
     """A v1 runtime's metadata (with build_revision and metadata_version); 404 when absent."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    return JSONResponse(service.runtime_metadata(_runtime_v1(db, repository, platform, implementation, version)))
+    return JSONResponse(documents.runtime_metadata(_runtime_v1(db, repository, platform, implementation, version)))
 
 
 # -- apps and bundles -----------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def app_metadata(organization_name: str, repository_name: str, platform: str, py
                  db: Session = Depends(get_db)) -> Any:
     """An app's stored description plus its identity; 404 when absent."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    return JSONResponse(service.app_metadata(_app(db, repository, platform, python_tag, app_id, version)))
+    return JSONResponse(documents.app_metadata(_app(db, repository, platform, python_tag, app_id, version)))
 
 
 def bundle_metadata(organization_name: str, repository_name: str, platform: str, python_tag: str, name: str,
@@ -253,7 +254,7 @@ def bundle_metadata(organization_name: str, repository_name: str, platform: str,
                     db: Session = Depends(get_db)) -> Any:
     """A bundle's index entry plus ``data``, the bundle document; 404 when absent."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    return JSONResponse(service.bundle_metadata(_bundle(db, repository, platform, python_tag, name, version)))
+    return JSONResponse(documents.bundle_metadata(_bundle(db, repository, platform, python_tag, name, version)))
 
 
 def delete_bundle(request: Request, organization_name: str, repository_name: str, platform: str, python_tag: str,

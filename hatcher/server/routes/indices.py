@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from hatcher.server import artefact_service as service
+from hatcher.server import documents, ingest
 from hatcher.server.deps import add_routes, get_db, get_principal
 from hatcher.server.routes.artefacts import repository_for
 from hatcher.server.security import READ_INDEX, Principal
@@ -21,24 +21,24 @@ from hatcher.server.security import READ_INDEX, Principal
 router = APIRouter()
 
 
-def _cache(request: Request) -> service.IndexCache:
+def _cache(request: Request) -> documents.IndexCache:
     state = request.app.state
     cache = getattr(state, "index_cache", None)
     if cache is None:
-        cache = state.index_cache = service.IndexCache()
+        cache = state.index_cache = documents.IndexCache()
     return cache
 
 
 def _answer(request: Request, db: Session, principal: Principal, organization_name: str, repository_name: str,
             platform: str, kind: str, tag: str, build: Callable[[Any, bool, str], dict[str, Any]]) -> Response:
     repository, held = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
-    canonical = service.canonical_platform(platform)
+    canonical = ingest.canonical_platform(platform)
     available = held != READ_INDEX
     key = (repository.id, repository.generation, canonical, kind, tag, available)
     cache = _cache(request)
     item = cache.get(key)
     if item is None:
-        item = cache.put(key, service.serialise(build(repository, available, canonical)))
+        item = cache.put(key, documents.serialise(build(repository, available, canonical)))
     body, etag = item
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if_none_match = request.headers.get("if-none-match")
@@ -50,40 +50,40 @@ def _answer(request: Request, db: Session, principal: Principal, organization_na
 def egg_index(request: Request, organization_name: str, repository_name: str, platform: str, python_tag: str,
               principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """Enabled eggs usable by ``python_tag`` (its generic ``py`` tags and ``none`` merged in)."""
-    tag = service.url_python_tag(python_tag)
-    return _answer(request, db, principal, organization_name, repository_name, platform, service.EGG, tag,
-                   lambda repo, available, canonical: service.build_egg_index(
+    tag = ingest.url_python_tag(python_tag)
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.EGG, tag,
+                   lambda repo, available, canonical: documents.build_egg_index(
                        db, repo.id, canonical, tag, available, repo.name))
 
 
 def runtime_index_v0(request: Request, organization_name: str, repository_name: str, platform: str,
                      principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """``language -> version -> build -> runtime``."""
-    return _answer(request, db, principal, organization_name, repository_name, platform, service.RUNTIME_V0, "",
-                   lambda repo, available, canonical: service.build_runtime_index(
-                       db, repo.id, canonical, service.RUNTIME_V0))
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.RUNTIME_V0, "",
+                   lambda repo, available, canonical: documents.build_runtime_index(
+                       db, repo.id, canonical, ingest.RUNTIME_V0))
 
 
 def runtime_index_v1(request: Request, organization_name: str, repository_name: str, platform: str,
                      principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """``implementation -> version -> runtime``."""
-    return _answer(request, db, principal, organization_name, repository_name, platform, service.RUNTIME, "",
-                   lambda repo, available, canonical: service.build_runtime_index(
-                       db, repo.id, canonical, service.RUNTIME))
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.RUNTIME, "",
+                   lambda repo, available, canonical: documents.build_runtime_index(
+                       db, repo.id, canonical, ingest.RUNTIME))
 
 
 def app_index(request: Request, organization_name: str, repository_name: str, platform: str,
               principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """``python_tag -> app_id -> version -> build -> entry``."""
-    return _answer(request, db, principal, organization_name, repository_name, platform, service.APP, "",
-                   lambda repo, available, canonical: service.build_app_index(db, repo.id, canonical))
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.APP, "",
+                   lambda repo, available, canonical: documents.build_app_index(db, repo.id, canonical))
 
 
 def bundle_index(request: Request, organization_name: str, repository_name: str, platform: str,
                  principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """``python_tag -> name -> version -> build -> entry``."""
-    return _answer(request, db, principal, organization_name, repository_name, platform, service.BUNDLE, "",
-                   lambda repo, available, canonical: service.build_bundle_index(db, repo.id, canonical))
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.BUNDLE, "",
+                   lambda repo, available, canonical: documents.build_bundle_index(db, repo.id, canonical))
 
 
 add_routes(router, lambda urls: urls.indices.eggs, egg_index, ["GET"])

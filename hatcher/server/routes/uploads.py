@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from hatcher.server import artefact_service as service
+from hatcher.server import ingest
 from hatcher.server.deps import add_routes, find_repository, parse_bool
 from hatcher.server.errors import ApiError
 from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, require_repository_role
@@ -97,8 +98,8 @@ class MultipartReceiver:
         elif self._target == "data":
             assert self.data is not None
             self.data += data[start:end]
-            if len(self.data) > service.MAX_DATA_SIZE:
-                raise ApiError(400, f"The 'data' part is larger than {service.MAX_DATA_SIZE} bytes")
+            if len(self.data) > ingest.MAX_DATA_SIZE:
+                raise ApiError(400, f"The 'data' part is larger than {ingest.MAX_DATA_SIZE} bytes")
 
     def _part_end(self) -> None:
         self._target = None
@@ -142,13 +143,13 @@ def _finish(request: Request, kind: str, repository_id: int, platform: Optional[
     incoming = receiver.incoming
     digests = incoming.finish()
     receiver.close()
-    data = service.parse_data(bytes(receiver.data) if receiver.data is not None else None, kind)
+    data = ingest.parse_data(bytes(receiver.data) if receiver.data is not None else None, kind)
     if data["sha256"] != digests[0]:
         raise ApiError(400, f"Checksum mismatch: 'data' gives sha256 {data['sha256']} but the received "
                             f"file has {digests[0]}")
     assert receiver.filename is not None
-    service.check_identifier(receiver.filename, "file name")
-    parsed = service.read_artefact(kind, incoming.path, receiver.filename, platform, data)
+    ingest.check_identifier(receiver.filename, "file name")
+    parsed = ingest.read_artefact(kind, incoming.path, receiver.filename, platform, data)
     service.store_artefact(request.app.state.sessionmaker, request.app.state.store, repository_id, parsed,
                            incoming, digests, overwrite, enabled)
     return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
@@ -194,7 +195,7 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         repository_id, _ = await run_in_threadpool(_authorize, request, organization_name, repository_name)
         overwrite_flag = parse_bool(overwrite, "overwrite", False)
         enabled_flag = parse_bool(enabled, "enabled", True)
-        canonical = service.canonical_platform(platform) if platform is not None else None
+        canonical = ingest.canonical_platform(platform) if platform is not None else None
         incoming = request.app.state.store.incoming()
     except ApiError:
         await body.drain()
@@ -226,31 +227,31 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
 async def upload_egg(request: Request, organization_name: str, repository_name: str, platform: str,
                      overwrite: Optional[str] = None, enabled: Optional[str] = None) -> Response:
     """Upload an egg (REST §8.2)."""
-    return await _upload(request, service.EGG, organization_name, repository_name, platform, overwrite, enabled)
+    return await _upload(request, ingest.EGG, organization_name, repository_name, platform, overwrite, enabled)
 
 
 async def upload_runtime_v0(request: Request, organization_name: str, repository_name: str, platform: str,
                             overwrite: Optional[str] = None) -> Response:
     """Upload a v0 runtime (REST §9.1)."""
-    return await _upload(request, service.RUNTIME_V0, organization_name, repository_name, platform, overwrite)
+    return await _upload(request, ingest.RUNTIME_V0, organization_name, repository_name, platform, overwrite)
 
 
 async def upload_runtime_v1(request: Request, organization_name: str, repository_name: str, platform: str,
                             overwrite: Optional[str] = None) -> Response:
     """Upload a v1 runtime (REST §9.2)."""
-    return await _upload(request, service.RUNTIME, organization_name, repository_name, platform, overwrite)
+    return await _upload(request, ingest.RUNTIME, organization_name, repository_name, platform, overwrite)
 
 
 async def upload_app(request: Request, organization_name: str, repository_name: str, platform: str,
                      overwrite: Optional[str] = None) -> Response:
     """Upload an app description (REST §10)."""
-    return await _upload(request, service.APP, organization_name, repository_name, platform, overwrite)
+    return await _upload(request, ingest.APP, organization_name, repository_name, platform, overwrite)
 
 
 async def upload_bundle(request: Request, organization_name: str, repository_name: str,
                         overwrite: Optional[str] = None) -> Response:
     """Upload a bundle (REST §11); its platform and python tag come from its runtime."""
-    return await _upload(request, service.BUNDLE, organization_name, repository_name, None, overwrite)
+    return await _upload(request, ingest.BUNDLE, organization_name, repository_name, None, overwrite)
 
 
 add_routes(router, lambda urls: urls.data.eggs.upload, upload_egg, ["POST"], 201)

@@ -1,0 +1,220 @@
+"""What the server answers about artefacts: metadata documents, indices, and the index cache."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hatcher.artefacts.versions import EnpkgVersion, pep440_sort_key
+from hatcher.server.db import Artefact
+from hatcher.server.ingest import APP, BUNDLE, EGG, RUNTIME, RUNTIME_V0, lookup_tags
+
+
+def _iso(mtime: float) -> str:
+    return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).replace(tzinfo=None).isoformat()
+
+
+def _safe_key(function: Callable[[str], Any], text: str) -> tuple[int, Any, str]:
+    """Sort key: parsed versions first (in their order), unparsable ones after, by text."""
+    try:
+        return (0, function(text), text)
+    except (TypeError, ValueError):
+        return (1, (), text)
+
+
+def enpkg_key(text: str) -> tuple[int, Any, str]:
+    """Sort key of an ``upstream-build`` version."""
+    return _safe_key(EnpkgVersion.from_string, text)
+
+
+def pep440_key(text: str) -> tuple[int, Any, str]:
+    """Sort key of a PEP 440 version."""
+    return _safe_key(pep440_sort_key, text)
+
+
+
+
+def egg_entry(artefact: Artefact, available: bool, product: Optional[str]) -> dict[str, Any]:
+    """The egg index entry (REST §8.6)."""
+    d = artefact.document
+    return {
+        "available": available, "build": d["build"], "egg_basename": d["egg_basename"],
+        "filename": artefact.filename, "full_version": d["full_version"], "md5": artefact.md5,
+        "mtime": artefact.mtime, "name": d["name"], "packages": list(d["packages"]),
+        "platform_abi": d["platform_abi"], "product": product, "python": d["python"],
+        "python_tag": artefact.key, "sha256": artefact.sha256, "size": artefact.size, "type": "egg",
+        "version": d["version"],
+    }
+
+
+def egg_metadata(artefact: Artefact, product: Optional[str]) -> dict[str, Any]:
+    """The egg metadata object (REST §8.5), reported for disabled eggs too."""
+    d = artefact.document
+    entry = egg_entry(artefact, True, product)
+    del entry["available"]
+    entry.update({
+        "enabled": artefact.enabled, "change_date": _iso(artefact.mtime), "abi_tag": d.get("abi_tag"),
+        "platform_tag": d.get("platform_tag"), "metadata_version": d.get("metadata_version"),
+        "summary": d.get("summary", ""),
+    })
+    return entry
+
+
+_RUNTIME_V0_INDEX_KEYS = ("build", "build_system_version", "file_format", "filename", "full_version", "language",
+                          "platform", "python_tag", "version")
+_RUNTIME_V1_INDEX_KEYS = ("abi", "filename", "implementation", "language_version", "platform", "python_tag",
+                          "version")
+
+
+def runtime_entry(artefact: Artefact) -> dict[str, Any]:
+    """A runtime index leaf (flat object): v0 (REST §9.1) or v1 (§9.2)."""
+    keys = _RUNTIME_V0_INDEX_KEYS if artefact.kind == RUNTIME_V0 else _RUNTIME_V1_INDEX_KEYS
+    entry = {key: artefact.document.get(key) for key in keys}
+    entry.update({"sha256": artefact.sha256, "md5": artefact.md5, "size": artefact.size})
+    return entry
+
+
+def runtime_metadata(artefact: Artefact) -> dict[str, Any]:
+    """The runtime metadata object; v1 adds ``build_revision`` and ``metadata_version``."""
+    entry = runtime_entry(artefact)
+    if artefact.kind == RUNTIME:
+        entry["build_revision"] = artefact.document.get("build_revision")
+        entry["metadata_version"] = artefact.document.get("metadata_version")
+    entry["mtime"] = artefact.mtime
+    return entry
+
+
+def app_entry(artefact: Artefact) -> dict[str, Any]:
+    """An app index leaf: name, description, python tag and the identity."""
+    d = artefact.document
+    return {"name": d.get("name"), "description": d.get("description", ""), "python_tag": artefact.key,
+            "id": artefact.name, "version": d.get("version"), "build": d.get("build"),
+            "platform": artefact.platform, "sha256": artefact.sha256}
+
+
+def app_metadata(artefact: Artefact) -> dict[str, Any]:
+    """The stored app description plus id, version, build, python_tag and sha256."""
+    document = dict(artefact.document)
+    document.update({"id": artefact.name, "version": document.get("version"), "build": document.get("build"),
+                     "python_tag": artefact.key, "sha256": artefact.sha256})
+    return document
+
+
+def bundle_entry(artefact: Artefact) -> dict[str, Any]:
+    """A bundle index entry (REST §11)."""
+    version, _, build = artefact.version.rpartition("-")
+    return {"python_tag": artefact.key, "name": artefact.name, "full_version": artefact.version,
+            "version": version, "build": int(build), "platform": artefact.platform, "sha256": artefact.sha256}
+
+
+def bundle_metadata(artefact: Artefact) -> dict[str, Any]:
+    """The bundle index entry plus ``data``, the stored bundle document."""
+    entry = bundle_entry(artefact)
+    entry["data"] = artefact.document
+    return entry
+
+
+# -- indices --------------------------------------------------------------------------------------
+
+
+def _rows(db: Session, repository_id: int, kind: str, platform: str, *conditions: Any) -> list[Artefact]:
+    return list(db.scalars(select(Artefact).where(
+        Artefact.repository_id == repository_id, Artefact.kind == kind, Artefact.platform == platform,
+        *conditions)))
+
+
+def build_egg_index(db: Session, repository_id: int, platform: str, tag: str, available: bool,
+                    product: Optional[str]) -> dict[str, Any]:
+    """The egg index of ``tag``: enabled eggs of the tag, its generic ``py`` tags and ``none``.
+
+    Keyed by file name; when two tags hold the same file name, the most specific tag wins.
+    """
+    tags = lookup_tags(tag)
+    rows = _rows(db, repository_id, EGG, platform, Artefact.key.in_(tags), Artefact.enabled.is_(True))
+    rank = {t: i for i, t in enumerate(tags)}
+    rows.sort(key=lambda a: (a.name, enpkg_key(a.version), rank[a.key]))
+    index: dict[str, Any] = {}
+    for artefact in rows:
+        index.setdefault(artefact.filename, egg_entry(artefact, available, product))
+    return index
+
+
+def build_runtime_index(db: Session, repository_id: int, platform: str, kind: str) -> dict[str, Any]:
+    """v0: ``language -> version -> build -> runtime``; v1: ``implementation -> version -> runtime``."""
+    rows = _rows(db, repository_id, kind, platform)
+    index: dict[str, Any] = {}
+    if kind == RUNTIME_V0:
+        rows.sort(key=lambda a: (a.name, enpkg_key(a.version), a.key))
+        for artefact in rows:
+            d = artefact.document
+            index.setdefault(d["language"], {}).setdefault(d["version"], {})[str(d["build"])] = runtime_entry(artefact)
+    else:
+        rows.sort(key=lambda a: (a.key, pep440_key(a.version)))
+        for artefact in rows:
+            index.setdefault(artefact.key, {})[artefact.version] = runtime_entry(artefact)
+    return index
+
+
+def build_app_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
+    """``python_tag -> app_id -> version -> build -> entry``."""
+    rows = _rows(db, repository_id, APP, platform)
+    rows.sort(key=lambda a: (a.key, a.name, enpkg_key(a.version)))
+    index: dict[str, Any] = {}
+    for artefact in rows:
+        d = artefact.document
+        (index.setdefault(artefact.key, {}).setdefault(artefact.name, {})
+         .setdefault(str(d["version"]), {})[str(d["build"])]) = app_entry(artefact)
+    return index
+
+
+def build_bundle_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
+    """``python_tag -> name -> version -> build -> entry``."""
+    rows = _rows(db, repository_id, BUNDLE, platform)
+    rows.sort(key=lambda a: (a.key, a.name, enpkg_key(a.version)))
+    index: dict[str, Any] = {}
+    for artefact in rows:
+        entry = bundle_entry(artefact)
+        (index.setdefault(artefact.key, {}).setdefault(artefact.name, {})
+         .setdefault(entry["version"], {})[str(entry["build"])]) = entry
+    return index
+
+
+class IndexCache:
+    """A small thread-safe LRU of serialised indices: key -> (body, etag).
+
+    Keys include the repository's generation, so a change to the repository makes its
+    old entries unreachable (they age out).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Optional[tuple[bytes, str]]:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: Any, body: bytes) -> tuple[bytes, str]:
+        item = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        with self._lock:
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return item
+
+
+def serialise(document: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
