@@ -138,3 +138,35 @@ def upload_context(kind: str, subject: str, server: str, repository: str, platfo
         rows.append(("Platform", platform))
     rows.append(("Time", local_time()))
     return plain_table(rows)
+
+
+def upload_report(kind: str, subject: str, server: str, repository: str, platform: str | None = None) -> dict[str, Any]:
+    """The ``--json`` document of an upload command: what :func:`upload_context` shows, as data.
+
+    ``{"upload": <kind, lower case>, "file": ..., "server": ..., "repository": "org/repo",
+    "platform": ... (egg uploads only), "time": <ISO 8601 local time>}``.
+    """
+    report: dict[str, Any] = {"upload": kind.lower(), "file": subject, "server": server, "repository": repository}
+    if platform is not None:
+        report["platform"] = platform
+    report["time"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return report
+
+
+def echo_names(key: str, names: Iterable[str], as_json: bool) -> None:
+    """Print ``names`` one per line, or with ``as_json`` the document ``{key: [name, ...]}``."""
+    names = list(names)
+    if as_json:
+        echo_json({key: names})
+    else:
+        for name in names:
+            click.echo(name)
+
+
+def echo_column(key: str, header: str, values: Iterable[Any], as_json: bool) -> None:
+    """Print ``values`` as a one-column :func:`table` headed ``header``, or ``{key: [value, ...]}``."""
+    values = list(values)
+    if as_json:
+        echo_json({key: values})
+    else:
+        echo_table([(value,) for value in values], [header])

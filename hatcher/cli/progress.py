@@ -76,3 +76,26 @@ def iterate(items: Iterator[Any] | list[Any], **kwargs: Any) -> Iterator[Any]:
         for item in items:
             yield item
             bar.update(1)
+
+
+def drain(download: tuple[int, Iterator[int]], label: str = "", enabled: bool = True) -> None:
+    """Exhaust a ``(content length, iterator of chunk sizes)`` download with a byte bar."""
+    length, chunks = download
+    with progress(length, label, enabled) as bar:
+        for size in chunks:
+            bar.update(size)
+
+
+class upload_progress(progress):  # noqa: N801 - used like a function: ``with upload_progress(...) as callback``
+    """A byte bar for sending the file ``path``; yields the callback for the library's ``progress=``.
+
+    A missing file gives an empty bar, so that the library reports the problem itself.
+    """
+
+    def __init__(self, path: str, label: str = "", enabled: bool = True) -> None:
+        import os
+
+        super().__init__(os.path.getsize(path) if os.path.isfile(path) else 0, label, enabled)
+
+    def __enter__(self) -> Any:
+        return super().__enter__().update

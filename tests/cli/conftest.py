@@ -69,3 +69,35 @@ def repository(brood: EmbeddedBrood, unique: Callable[[str], str]) -> Any:
     org = unique("org")
     client.create_organization(org, "CLI tests").create_repository("dev", "Development")
     return org, "dev"
+
+
+def assert_one_line_failure(result: Result, message: str | None = None, exit_code: int = 1) -> None:
+    """Assert an expected failure: the exit status, one line on stderr (``message`` if given), no traceback."""
+    assert result.exit_code == exit_code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    if message is not None:
+        assert lines[0] == message
+
+
+@pytest.fixture
+def failed() -> Callable[..., None]:
+    """``failed(result, message=None, exit_code=1)``: see :func:`assert_one_line_failure`."""
+    return assert_one_line_failure
+
+
+@pytest.fixture
+def cli_env(brood: EmbeddedBrood) -> Callable[..., Result]:
+    """Run ``hatcher`` like the console script (``HATCHER_*`` environment variables honoured).
+
+    ``cli_env(*args, env={...}, input=None)``; the admin's credentials and the URL come from
+    ``HATCHER_USERNAME``/``HATCHER_PASSWORD``/``HATCHER_URL`` unless ``env`` overrides them.
+    """
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        email, password = brood.admin_auth
+        base = {"HATCHER_URL": brood.url, "HATCHER_USERNAME": email, "HATCHER_PASSWORD": password}
+        return CliRunner().invoke(hatcher, list(args), input=input, env={**base, **(env or {})},
+                                  catch_exceptions=False, prog_name="hatcher", auto_envvar_prefix="HATCHER")
+
+    return run

@@ -270,7 +270,7 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
                                  "--port", str(port)], capture_output=True, text=True, timeout=60)
     # Then one line says so
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"Error: Port {port} on 127.0.0.1 is already in use"]
+    assert result.stderr.strip().splitlines() == [f"Port {port} on 127.0.0.1 is already in use"]
 
 
 def test_unusable_data_dir_is_one_line_and_exit_1(tmp_path):
@@ -279,7 +279,7 @@ def test_unusable_data_dir_is_one_line_and_exit_1(tmp_path):
     path.write_text("not a directory")
     result = invoke("serve", "--data-dir", str(path / "sub"), "--port", "0")
     assert result.exit_code == 1
-    assert result.output.startswith("Error: Cannot use data directory")
+    assert result.output.startswith("Cannot use data directory")
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -314,6 +314,6 @@ def test_unreachable_database_is_one_line_without_password(tmp_path):
     url = "postgresql://brood:db-sekret@127.0.0.1:1/brood"
     result = invoke("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--database-url", url)
     assert result.exit_code == 1
-    assert result.output.startswith("Error: Cannot open the database postgresql://brood:***@127.0.0.1:1/brood")
+    assert result.output.startswith("Cannot open the database postgresql://brood:***@127.0.0.1:1/brood")
     assert "db-sekret" not in result.output
     assert len(result.output.strip().splitlines()) == 1
