@@ -5,6 +5,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))
 
 with open(os.path.join(os.path.dirname(__file__), "..", "hatcher", "__init__.py"), encoding="utf-8") as fp:
     release = re.search(r'^__version__ = "([^"]+)"', fp.read(), re.M).group(1)
@@ -18,6 +19,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx_click",
+    "hatcher_cli_docs",
 ]
 
 autodoc_member_order = "bysource"

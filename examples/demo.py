@@ -236,27 +236,41 @@ def python_api(demo: Demo, brood: Any, work: str) -> None:
 
 
 #: (group, title, arguments) of the CLI walk; ``{name}`` fields are filled from the built files.
+#: Markers in CLI_STEPS: authenticate with the API token; the command must fail.
+TOKEN, REFUSED = "@token", "@refused"
+
 CLI_STEPS: Sequence[tuple[str, str, Sequence[str]]] = (
     ("organizations", "Create an organization", ("organizations", "create", "cli-org", "Made with the CLI")),
     ("organizations", "List organizations", ("organizations", "list")),
     ("repositories", "Create a repository", ("repositories", "create", "cli-org", "stable", "Stable builds")),
     ("repositories", "List repositories", ("repositories", "list", "cli-org")),
+    ("teams", "Create a team", ("teams", "create", "cli-org", "builders", "upload_repository")),
+    ("teams", "Give the team the repository", ("teams", "repositories", "add", "cli-org", "builders", "stable")),
     ("users", "Create a user", ("users", "create", "cli-org", "sam@acme.org")),
+    ("teams", "Put the user in the team", ("teams", "members", "add", "cli-org", "builders", "sam@acme.org")),
+    ("teams", "List the team's members", ("teams", "members", "list", "cli-org", "builders")),
     ("eggs", "Upload an egg", ("eggs", "upload", "cli-org", "stable", PLATFORM, "{numpy}")),
+    ("eggs", "Batch-upload eggs in parallel", ("eggs", "batch-upload", "--jobs", "2", "cli-org", "stable",
+                                               PLATFORM, "{scipy}", "{pandas}")),
     ("eggs", "List eggs", ("eggs", "list", "cli-org", "stable", PLATFORM, PYTHON_TAG)),
     ("eggs", "Egg metadata", ("eggs", "metadata", "cli-org", "stable", PLATFORM, PYTHON_TAG, "numpy", "1.21.2-1")),
-    ("eggs", "Download an egg", ("eggs", "download", "cli-org", "stable", PLATFORM, PYTHON_TAG, "numpy",
-                                 "1.21.2-1", "{downloads}")),
+    ("eggs", "Download an egg (verified by sha256)", ("eggs", "download", "cli-org", "stable", PLATFORM,
+                                                      PYTHON_TAG, "numpy", "1.21.2-1", "{downloads}")),
     ("runtimes", "Upload a runtime", ("runtimes", "upload", "cli-org", "stable", "{runtime}")),
     ("runtimes", "List runtimes", ("runtimes", "list", "cli-org", "stable", PLATFORM)),
     ("runtimes", "Runtime metadata", ("runtimes", "metadata", "cli-org", "stable", PLATFORM, "cpython", "3.8.8+1")),
+    ("apps", "Upload an app", ("apps", "upload", "cli-org", "stable", "{app}")),
+    ("apps", "List apps", ("apps", "list", "cli-org", "stable", PLATFORM)),
     ("bundles", "Upload a bundle", ("bundles", "upload", "cli-org", "stable", "{bundle}")),
     ("bundles", "List bundles", ("bundles", "list", "cli-org", "stable", PLATFORM)),
     ("bundles", "Bundle index", ("bundles", "index", "cli-org", "stable", PLATFORM)),
     ("user", "Repositories I can use", ("user", "repositories")),
-    ("api-tokens", "Create an API token", ("api-tokens", "create", "cli-token")),
+    ("api-tokens", "Create an API token", ("api-tokens", "create", "--json", "cli-token")),
+    ("api-tokens", "Use the token (-t) to list the eggs", (TOKEN, "eggs", "list", "cli-org", "stable", PLATFORM,
+                                                           PYTHON_TAG)),
     ("api-tokens", "List API tokens", ("api-tokens", "list")),
     ("api-tokens", "Delete the API token", ("api-tokens", "delete", "-y", "cli-token")),
+    ("api-tokens", "The deleted token is refused (exit status 1)", (TOKEN, REFUSED, "organizations", "list")),
 )
 
 
@@ -289,16 +303,23 @@ def command_line(demo: Demo, brood: Any, work: str) -> None:
                 shown_missing.add(group)
                 print(f"  (CLI group {group} not available yet)")
             continue
-        argv = [argument.format(**files) for argument in arguments]
+        argv = [argument.format(**files) for argument in arguments if argument not in (TOKEN, REFUSED)]
         with demo.step(f"CLI: {title}"):
             display = " ".join(os.path.basename(a) if a in files.values() else a for a in argv)
-            result = hatcher_cli("-u", brood.url, "-U", ADMIN[0], "-p", ADMIN[1], *argv)
-            print(f"  $ hatcher -u {brood.url} -U {ADMIN[0]} -p *** {display}")
+            if TOKEN in arguments:
+                auth, shown = ("-t", files["token"]), "-t ***"
+            else:
+                auth, shown = ("-U", ADMIN[0], "-p", ADMIN[1]), f"-U {ADMIN[0]} -p ***"
+            result = hatcher_cli("-u", brood.url, *auth, *argv)
+            print(f"  $ hatcher -u {brood.url} {shown} {display}")
             output = (result.stdout + result.stderr).rstrip()
+            if "--json" in argv and arguments[:2] == ("api-tokens", "create"):
+                files["token"] = json.loads(result.stdout)["token"]
+                output = output.replace(files["token"], "<the secret, shown once>")
             if output:
                 print(textwrap.indent(output, "    "))
-            expect(result.returncode == 0, f"exit status {result.returncode}")
-    print("\n  (teams and apps have no CLI group, as in the reference hatcher: use the Python API)")
+            wanted = 1 if REFUSED in arguments else 0
+            expect(result.returncode == wanted, f"exit status {result.returncode}, expected {wanted}")
 
 
 def main() -> int:

@@ -1,6 +1,8 @@
-"""Regenerate docs/compatibility.rst from the checklist of the Python API specification.
+"""Regenerate docs/compatibility.rst from the checklists of the Python API and command line specifications.
 
-Usage: python tools/make_compat_page.py ../shared/spec/hatcher-python-api.md
+Usage: python tools/make_compat_page.py ../shared/spec/hatcher-python-api.md [../shared/spec/hatcher-cli.md]
+
+The command line specification defaults to ``hatcher-cli.md`` beside the API specification.
 """
 
 from __future__ import annotations
@@ -38,6 +40,75 @@ NOTES = {
     "`core.utils.EggMetadata`": "Backed by hatcher's own egg reader (no okonomiyaki).",
     "`core.utils.RuntimeMetadataV1`": "Backed by hatcher's own runtime reader (no okonomiyaki).",
 }
+
+CLI_NOTES = {
+    "global `-d/--debug`": "Without it every expected failure is one line on stderr with exit status 1 "
+                           "(the reference: 255, or a traceback and 1 for unrecognised HTTP errors).",
+    "global `--api-version [0\\|1]`": "Also selects the command set, as in the reference.",
+    "global `--command-tree`": "Also lists ``server`` and ``serve`` (added).",
+    "`HATCHER_*` environment variables": "Same rule; also ``HATCHER_NO_PROGRESS`` and ``..._AS_JSON`` for "
+                                         "the added options.",
+    "`api-tokens create NAME`": "``--json`` added.",
+    "`api-tokens list`": "``--json`` added.",
+    "`organizations list`": "``--json`` added.",
+    "`repositories list ORGANIZATION`": "``--json`` added.",
+    "`user repositories [--include-indexable]`": "``--json`` added.",
+    "`platforms list`": "``--json`` added.",
+    "`python-tags list [--all]`": "``--json`` added.",
+    "`eggs list`": "``--json`` added.",
+    "`eggs metadata`": "``--json`` accepted (same document).",
+    "`eggs download`": "Progress bar on stderr, only on a terminal.",
+    "`eggs upload [--force] [--verify/--no-verify]`": "``--json`` added; upload progress on stderr.",
+    "`eggs batch-upload [--force] [--index/--no-index] [--index_timeout N]`":
+        "Parallel (``--jobs``); continues past failures and reports them in a summary (exit status 1, "
+        "nothing indexed); ``--json`` added.",
+    "`runtimes list` (v0 / v1 forms)": "``--json`` added.",
+    "`runtimes metadata` (v0 / v1 forms)": "``--json`` accepted (same document).",
+    "`runtimes download` (v0 / v1 forms)": "Progress bar on stderr, only on a terminal.",
+    "`runtimes upload [--force] [--verify/--no-verify]`": "``--json`` added.",
+    "`bundles list` (v1)": "``--json`` added.",
+    "`bundles index` (v1)": "``--json`` accepted (same document).",
+    "`bundles metadata` (v1)": "``--json`` accepted (same document).",
+    "`bundles download [--force]` (v1)": "``--json`` added.",
+    "`bundles upload [--force]` (v1)": "Fixed: the context table's ``Server`` row shows the server URL; "
+                                       "``--json`` added.",
+    "`export [-a] [-r] [-p] [-t] TARGET_DIR`":
+        "Index and metadata requests also run on the 4 workers; a failed download is one line "
+        "``Error downloading <name>: <reason>``; v0 notes runtimes only when ``-a runtimes`` is given.",
+    "`import [-a] [-r] [-p] [-f] [-c] ROOT_DIR` (v1)":
+        "Fixed: apps are imported (with verification); eggs go through the parallel batch procedure; "
+        "a bad ``-r`` value or missing organization exits with status 1.",
+    "`apps list`": "Restored (removed upstream in 0.13.0); ``--json`` added.",
+    "`apps upload [--force]`": "Restored; ``--json`` added.",
+    "`apps metadata`": "Restored.",
+    "`teams metadata`": "Restored (API version 0); prints JSON instead of a Python literal.",
+}
+
+CLI_DEFAULT_NOTE = {
+    "teams": "Restored (removed upstream in 0.11.0); API version 0.",
+}
+
+CLI_HEADER = """
+Command line
+------------
+
+Every row of the checklist of the command line specification, with its status here.
+Throughout: exit statuses are 0 (success), 1 (the operation failed) and 2 (usage
+error), never 255; an expected failure prints one line on stderr and no traceback
+unless ``--debug``; every command that prints data takes ``--json`` and then prints one
+JSON document; progress bars go to stderr, only when it is a terminal and
+``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``
+and the alias ``serve`` (the embedded Brood server). See :doc:`cli`.
+
+.. list-table::
+   :header-rows: 1
+   :widths: 45 20 10 25
+
+   * - Command or option
+     - Since (reference)
+     - Status
+     - Notes
+"""
 
 HEADER = """\
 Compatibility with the reference hatcher
@@ -85,29 +156,44 @@ Checklist
 """
 
 
-def rows(spec: str) -> list[tuple[str, str]]:
-    """``(name, since)`` of every checklist row."""
-    table = spec.split("## 16. Checklist", 1)[1]
+def rows(spec: str, heading: str = "## 16. Checklist") -> list[tuple[str, str]]:
+    """``(name, since)`` of every checklist row below ``heading``."""
+    table = spec.split(heading, 1)[1]
     found = []
     for line in table.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`"):
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) == 3 and "`" in cells[0] and not set(cells[0]) <= {"-", " "}:
             found.append((cells[0], cells[1]))
     return found
+
+
+def cli_note(name: str) -> str:
+    """The note of a row of the command line checklist."""
+    if name in CLI_NOTES:
+        return CLI_NOTES[name]
+    return CLI_DEFAULT_NOTE.get(name.strip("`").split()[0], "")
 
 
 def rst_literal(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"``\1``", text)
 
 
-def main(spec_path: str) -> None:
+def list_row(name: str, since: str, note: str) -> str:
+    """One row of a list-table, status "implemented"."""
+    return f"   * - {rst_literal(name)}\n     - {rst_literal(since)}\n     - implemented\n     - {note}\n"
+
+
+def main(spec_path: str, cli_spec_path: str | None = None) -> None:
+    cli_spec = Path(cli_spec_path) if cli_spec_path else Path(spec_path).with_name("hatcher-cli.md")
     out = [HEADER]
     for name, since in rows(Path(spec_path).read_text(encoding="utf-8")):
-        out.append(f"   * - {rst_literal(name)}\n     - {since}\n     - implemented\n"
-                   f"     - {NOTES.get(name, '')}\n")
+        out.append(list_row(name, since, NOTES.get(name, "")))
+    out.append(CLI_HEADER)
+    for name, since in rows(cli_spec.read_text(encoding="utf-8"), "## 8. Checklist"):
+        out.append(list_row(name.replace("\\|", "|"), since, cli_note(name)))
     target = Path(__file__).resolve().parents[1] / "docs" / "compatibility.rst"
     target.write_text("".join(out).rstrip() + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -176,10 +176,10 @@ def batch_upload(options: GlobalOptions, organization: str, repository: str, pla
                        "attempts.")
         if result.indexed:
             click.echo("Updating the index...")
-    _report_batch_failures(result)
+    report_batch_failures(result)
 
 
-def _report_batch_failures(result: Any) -> None:
+def report_batch_failures(result: Any) -> None:
     for path, error in result.failures.items():
         echo_error(f"Error uploading {path}: {_reason(error)}")
     if result.failures:

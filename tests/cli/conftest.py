@@ -35,7 +35,7 @@ class Cli:
             auth = ("-U", email, "-p", password)
         argv = ["-u", url or self.brood.url, *auth, "--api-version", str(self.api_version), *args]
         return CliRunner().invoke(hatcher, argv, input=input, env=env, catch_exceptions=False,
-                                  prog_name="hatcher")
+                                  prog_name="hatcher", auto_envvar_prefix="HATCHER")
 
 
 @pytest.fixture(params=[0, 1], ids=["v0", "v1"])
