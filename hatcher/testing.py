@@ -201,13 +201,12 @@ def runtime_from_metadata(tempdir: str, metadata_dict: Mapping[str, Any]) -> str
 # They live in hatcher.pytest_plugin, the module the ``pytest11`` entry point registers, which
 # imports nothing at load time; they are importable from here too.
 
-from hatcher.pytest_plugin import (  # noqa: E402
-    BROOD_SERVER_ADMIN,
-    brood_server,
-    brood_server_session,
-    set_user_password,
-    start_brood_server,
-)
+from hatcher import pytest_plugin as _plugin  # noqa: E402
+from hatcher.pytest_plugin import BROOD_SERVER_ADMIN, set_user_password, start_brood_server  # noqa: E402
 
-__all__ += ["BROOD_SERVER_ADMIN", "brood_server", "brood_server_session", "set_user_password",
-            "start_brood_server"]
+__all__ += ["BROOD_SERVER_ADMIN", "set_user_password", "start_brood_server"]
+
+if hasattr(_plugin, "brood_server"):  # defined when pytest is installed
+    brood_server = _plugin.brood_server
+    brood_server_session = _plugin.brood_server_session
+    __all__ += ["brood_server", "brood_server_session"]

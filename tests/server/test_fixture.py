@@ -136,3 +136,12 @@ def test_the_registered_plugin_module_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # Then neither the library nor the server is imported (coverage and start-up stay clean)
     assert out.strip() == "[]"
+
+
+def test_hatcher_testing_imports_without_pytest():
+    # Given an environment without pytest (e.g. the docs build), When hatcher.testing is imported
+    code = ("import sys; sys.modules['pytest'] = None; import hatcher.testing as t; "
+            "print(callable(t.start_brood_server), callable(t.make_testing_egg), hasattr(t, 'brood_server'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # Then its helpers work and only the fixtures are absent
+    assert out.split() == ["True", "True", "False"]
