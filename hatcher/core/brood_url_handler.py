@@ -16,23 +16,19 @@ import logging
 import os
 import re
 import time
-import uuid
 from typing import Any, Callable, Iterator
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 from urllib3.util.retry import Retry
 
+from hatcher.core.download import ResumableDownload
+from hatcher.core.multipart import MultipartUpload
 from hatcher.core.url_templates import display_url, split_base_url
-from hatcher.errors import BroodHTTPError, ChecksumMismatchError, MissingFilenameError
+from hatcher.errors import BroodHTTPError, MissingFilenameError
 
 logger = logging.getLogger(__name__)
 
-#: Bytes read or written at a time when streaming a transfer.
-CHUNK_SIZE = 1 << 18
-#: Suffix of the temporary file a download is written to before it is verified.
-PARTIAL_SUFFIX = ".hatcher-partial"
 #: Default ``(connect, read)`` timeouts in seconds: a dead server is an error, not a hang.
 DEFAULT_TIMEOUT = (30.0, 300.0)
 #: How many times an upload is retried when the connection could not be made at all.
@@ -162,18 +158,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def replace_file(source: str, target: str, attempts: int = 6) -> None:
-    """Atomically rename ``source`` onto ``target``, retrying briefly on Windows locks."""
-    for attempt in range(attempts):
-        try:
-            os.replace(source, target)
-            return
-        except PermissionError:
-            if os.name != "nt" or attempt == attempts - 1:
-                raise
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
-
-
 class BroodURLHandler:
     """Send requests to one Brood server through one :class:`requests.Session`.
 
@@ -278,9 +262,10 @@ class BroodURLHandler:
                progress: ProgressCallback | None = None) -> None:
         """Stream ``filename`` as a multipart POST with the parts ``file`` and ``data``.
 
-        The file is read from disk as it is sent, never whole into memory. A fresh
-        multipart encoder is built for every attempt; an attempt whose connection could
-        not be made at all is retried.
+        The file is read from disk once, in fixed-size chunks, as it is sent; when
+        ``data`` has no ``sha256`` (or None) it is computed on the way and sent in the
+        ``data`` part, which follows the file. A fresh body is built for every attempt;
+        an attempt whose connection could not be made at all is retried.
 
         Parameters
         ----------
@@ -293,38 +278,27 @@ class BroodURLHandler:
         overwrite, enabled : bool
             Query parameters; ``enabled`` is sent only when not None.
         progress : callable, optional
-            Called with the number of bytes sent since the previous call.
+            Called with the number of file bytes sent since the previous call.
         """
         params: dict[str, bool] = {"overwrite": overwrite}
         if enabled is not None:
             params["enabled"] = enabled
-        payload = json.dumps(data)
         for attempt in range(UPLOAD_CONNECT_RETRIES + 1):
-            with open(filename, "rb") as fp:
-                encoder = MultipartEncoder(
-                    fields=[
-                        ("file", (os.path.basename(filename), fp)),
-                        ("data", ("", payload, "application/json; charset=UTF-8")),
-                    ],
-                    boundary=uuid.uuid4().hex,
-                )
-                body: Any = encoder
-                if progress is not None:
-                    body = MultipartEncoderMonitor(encoder, _monitor_callback(progress))
-                try:
-                    self.request("POST", path, params=params, data=body,
-                                 headers={"Content-Type": encoder.content_type}).close()
-                    return
-                except requests.RequestException as exc:
-                    if attempt == UPLOAD_CONNECT_RETRIES or not _is_connect_error(exc):
-                        raise
-                    logger.info("Could not connect to upload %s; retrying", filename)
-                    time.sleep(0.2 * 2 ** attempt)
+            body = MultipartUpload(filename, data, progress=progress)
+            try:
+                self.request("POST", path, params=params, data=body,
+                             headers={"Content-Type": body.content_type}).close()
+                return
+            except requests.RequestException as exc:
+                if attempt == UPLOAD_CONNECT_RETRIES or not _is_connect_error(exc):
+                    raise
+                logger.info("Could not connect to upload %s; retrying", filename)
+                time.sleep(0.2 * 2 ** attempt)
 
     # -- downloads ------------------------------------------------------------------
 
-    def _stream(self, path: str) -> requests.Response:
-        return self.request("GET", path, stream=True)
+    def _stream(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+        return self.request("GET", path, stream=True, headers=headers)
 
     def iter_download(self, path: str, destination_directory: str | os.PathLike[str],
                       expected_sha256: str | None, filename: str | None = None
@@ -358,34 +332,8 @@ class BroodURLHandler:
             if response is not None:
                 response.close()
             return length, iter([length])
-        if response is None:
-            response = self._stream(path)
-            length = _content_length(response)
-        return length, self._write_verified(response, target, expected_sha256)
-
-    def _write_verified(self, response: requests.Response, target: str,
-                        expected_sha256: str | None) -> Iterator[int]:
-        directory, name = os.path.split(target)
-        partial = os.path.join(directory, f"{name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
-        # Created with mode 0666 so that the kernel applies the umask (not owner-only like mkstemp).
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as fp, response:
-                for chunk in response.iter_content(CHUNK_SIZE):
-                    fp.write(chunk)
-                    digest.update(chunk)
-                    yield len(chunk)
-            actual = digest.hexdigest()
-            if expected_sha256 is not None and actual != expected_sha256:
-                raise ChecksumMismatchError(
-                    f"Checksum mismatch for {target}: expected sha256 {expected_sha256}, "
-                    f"received {actual}; the download was discarded"
-                )
-            replace_file(partial, target)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
+        download = ResumableDownload(lambda headers: self._stream(path, headers), target, expected_sha256, response)
+        return download.length, iter(download)
 
     def download_file(self, path: str, destination_directory: str | os.PathLike[str],
                       expected_sha256: str | None, filename: str | None = None,
@@ -395,13 +343,3 @@ class BroodURLHandler:
         for size in chunks:
             if progress is not None:
                 progress(size)
-
-
-def _monitor_callback(progress: ProgressCallback) -> Callable[[MultipartEncoderMonitor], None]:
-    seen = [0]
-
-    def callback(monitor: MultipartEncoderMonitor) -> None:
-        progress(monitor.bytes_read - seen[0])
-        seen[0] = monitor.bytes_read
-
-    return callback

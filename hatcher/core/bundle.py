@@ -12,8 +12,7 @@ import attr
 from hatcher.artefacts import bundle as _bundle
 from hatcher.artefacts.tags import python_tag as _python_tag
 from hatcher.core.base import PublicDir
-from hatcher.core.brood_url_handler import replace_file
-from hatcher.core.utils import LocalFile
+from hatcher.core.download import replace_file
 from hatcher.errors import InvalidBundle, TargetFileExists
 
 _ENTRY_KEYS = ("python_tag", "name", "full_version")
@@ -237,9 +236,12 @@ class BundleResourceFileController(PublicDir):
         return f"<BundleResourceFileController bundle={self.bundle!r} filepath={self.filepath}>"
 
     def upload(self, overwrite: bool = False) -> None:
-        """Upload the file (``data``: sha256, bundle_name, bundle_version, bundle_build)."""
+        """Upload the file (``data``: sha256, bundle_name, bundle_version, bundle_build).
+
+        The sha256 is computed while the file streams out.
+        """
         upstream, _, build = self.bundle.version.rpartition("-")
-        data = {"sha256": LocalFile(self.filepath).sha256, "bundle_name": self.bundle.name,
+        data = {"sha256": None, "bundle_name": self.bundle.name,
                 "bundle_version": upstream, "bundle_build": int(build)}
         self.bundle.url_handler.upload(self.bundle.upload_path, data, self.filepath, overwrite=overwrite)
 

@@ -85,7 +85,7 @@ class Repository(Model):
 
         def upload() -> None:
             path = platform._path(self._urls.data.apps.upload)
-            self._url_handler.upload(path, {"sha256": metadata.sha256}, filename,
+            self._url_handler.upload(path, {"sha256": metadata.known_sha256}, filename,
                                      overwrite=overwrite, progress=progress)
 
         upload_verify(filename, metadata, remote, upload, verify, overwrite)
@@ -148,7 +148,7 @@ class RepositoryV1(Repository):
 
         def upload() -> None:
             path = platform._path(self._urls.data.runtimes.upload)
-            self._url_handler.upload(path, {"sha256": metadata.sha256}, filename,
+            self._url_handler.upload(path, {"sha256": metadata.known_sha256}, filename,
                                      overwrite=overwrite, progress=progress)
 
         upload_verify(filename, metadata,
@@ -285,7 +285,7 @@ class SinglePlatformRepository(Model):
         metadata = EggMetadata.from_file(filename)
 
         def upload() -> None:
-            self._url_handler.upload(self._path(self._urls.data.eggs.upload), {"sha256": metadata.sha256},
+            self._url_handler.upload(self._path(self._urls.data.eggs.upload), {"sha256": metadata.known_sha256},
                                      filename, overwrite=overwrite, enabled=enabled, progress=progress)
 
         upload_verify(filename, metadata,

@@ -18,7 +18,7 @@ from hatcher.artefacts import runtime as _runtime
 from hatcher.artefacts.platforms import underscore_platform
 from hatcher.artefacts.tags import python_tag, python_tag_name, v0_runtime_python_tag
 from hatcher.artefacts.versions import EnpkgVersion, pep440_sort_key
-from hatcher.core.brood_url_handler import replace_file
+from hatcher.core.download import replace_file
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError
 
 __all__ = [
@@ -68,6 +68,11 @@ class _LazySha256:
     def sha256(self) -> str:
         """The hex sha256 of the file (computed on first use)."""
         return compute_sha256(self.path)
+
+    @property
+    def known_sha256(self) -> str | None:
+        """The sha256 if it was already computed, else None (an upload then hashes as it streams)."""
+        return self.__dict__.get("sha256")
 
 
 @attr.s(frozen=True)
@@ -166,7 +171,7 @@ class RuntimeMetadataV0(_LazySha256):
         return {
             "language": self.language, "filename": self.filename,
             "build_system_version": self.build_system_version, "version": self.version,
-            "file_format": self.file_format, "build": self.build, "sha256": self.sha256,
+            "file_format": self.file_format, "build": self.build, "sha256": self.known_sha256,
         }
 
 

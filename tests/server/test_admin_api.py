@@ -6,7 +6,7 @@ import hashlib
 import time
 
 import pytest
-from conftest import World
+from server_world import World
 
 from hatcher.errors import BroodHTTPError
 from hatcher.server.db import Artefact, Repository

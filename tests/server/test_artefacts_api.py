@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 import requests
 from artefact_kit import Repo, make_repo, sha256_of
-from conftest import World, build_world
+from server_world import World, build_world
 
 from hatcher.artefacts import builders
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import attr
 import pytest
 import requests
-from conftest import PASSWORD, World, build_world, call
+from server_world import PASSWORD, World, build_world, call
 
 from hatcher.core.url_templates import HEALTH_PATH, TOKENS_AUTH_PATH, URLS_V1, UrlBuilder, urls_for
 

@@ -6,7 +6,7 @@ import concurrent.futures
 import threading
 
 import pytest
-from conftest import World, call
+from server_world import World, call
 
 from hatcher.core.url_templates import URLS_V0, URLS_V1, urls_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import PASSWORD, World, call
+from server_world import PASSWORD, World, call
 
 from hatcher.api import BroodBearerTokenAuth, BroodClientAuth
 from hatcher.core.url_templates import TOKENS_AUTH_PATH, URLS_V1

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import responses
+from unit_http import URL
 
 from hatcher.api import BroodClient
-
-#: The server URL every unit test talks to (never contacted: HTTP is mocked).
-URL = "http://brood.test"
 
 
 @pytest.fixture
@@ -37,29 +34,3 @@ def client_v1() -> BroodClient:
 def client(request: pytest.FixtureRequest) -> BroodClient:
     """A client of each API version in turn."""
     return BroodClient.from_url(URL, auth=("jane", "s3cret"), api_version=request.param)
-
-
-def root(api_version: int) -> str:
-    """The absolute URL of an API version's root."""
-    return f"{URL}/api/v{api_version}/json"
-
-
-def json_body(call: Any) -> Any:
-    """The decoded JSON body of a recorded call."""
-    return json.loads(call.request.body)
-
-
-def multipart_parts(request: Any) -> list[dict[str, Any]]:
-    """Decode a recorded multipart upload into ``[{"headers": {...}, "content": bytes}]`` in wire order.
-
-    The mocked transport never reads the streaming body, so it is read here.
-    """
-    from requests_toolbelt.multipart.decoder import MultipartDecoder
-
-    body = request.body
-    raw = body if isinstance(body, bytes) else body.read()
-    decoder = MultipartDecoder(raw, request.headers["Content-Type"])
-    return [
-        {"headers": {k.decode(): v.decode() for k, v in part.headers.items()}, "content": part.content}
-        for part in decoder.parts
-    ]

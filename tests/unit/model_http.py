@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 import requests
 import responses
-from conftest import multipart_parts, root
+from unit_http import multipart_parts, root
 
 from hatcher.errors import ChecksumMismatchError
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import URL, root
+from unit_http import URL, root
 
 from hatcher.api import BroodBearerTokenAuth, BroodClient, BroodClientAuth
 from hatcher.core import auth as auth_module

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import URL, json_body
 from model_http import api, sent
+from unit_http import URL, json_body
 
 from hatcher.api import BroodClient
 from hatcher.core.model_registry import InvalidApiVersion

@@ -308,6 +308,8 @@ def test_runtime_metadata_v0(tmp_path):
             metadata.build_system_version, metadata.file_format, metadata.path) == (
         "python", "2.7.3", 1, "rh5-64", "2.0.0.dev1-abc1234", "zip", path)
     assert (metadata.full_version, metadata.python_tag, metadata.filename) == ("2.7.3-1", "cp27", RUNTIME_V0_NAME)
+    assert metadata.upload_data()["sha256"] is None  # not computed yet: the upload hashes as it streams
+    metadata.sha256  # noqa: B018 - computes and caches it
     assert metadata.upload_data() == {
         "language": "python", "filename": RUNTIME_V0_NAME, "build_system_version": "2.0.0.dev1-abc1234",
         "version": "2.7.3", "file_format": "zip", "build": 1, "sha256": compute_sha256(path),

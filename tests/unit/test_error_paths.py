@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import root
+from unit_http import root
 
 from hatcher.artefacts.builders import build_egg
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import URL
 from model_http import ORG, REPO, platform_of, repository_of, sent
+from unit_http import URL
 
 from hatcher.api import BroodBearerTokenAuth, BroodClient, BroodClientAuth
 from hatcher.artefacts.builders import build_bundle

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import URL
+from unit_http import URL
 
 from hatcher.api import MAX_API_VERSION, BroodClient
 from hatcher.core.brood_url_handler import BroodURLHandler

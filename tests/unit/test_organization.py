@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import json_body
 from model_http import ORG, api, sent
+from unit_http import json_body
 
 from hatcher.core.repository import Repository
 from hatcher.core.team import Team

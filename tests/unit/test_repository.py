@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import json_body
 from model_http import (
     ORG,
     REPO,
@@ -17,6 +16,7 @@ from model_http import (
     sent,
     upload_parts,
 )
+from unit_http import json_body
 
 from hatcher.artefacts.builders import OMIT, build_app, build_egg, build_runtime_v0, build_runtime_v1
 from hatcher.errors import InvalidRuntime, MissingPlatformError

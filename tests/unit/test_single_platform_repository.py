@@ -7,7 +7,6 @@ import json
 import os
 
 import pytest
-from conftest import json_body
 from model_http import (
     ORG,
     PLATFORM,
@@ -20,6 +19,7 @@ from model_http import (
     sent,
     upload_parts,
 )
+from unit_http import json_body
 
 from hatcher.artefacts.builders import build_egg
 from hatcher.errors import ChecksumMismatchError, InvalidEgg

@@ -11,12 +11,13 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import URL, multipart_parts
-from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from unit_http import URL, multipart_parts
 
 from hatcher.core import brood_url_handler as transport
 from hatcher.core.brood_url_handler import BroodURLHandler
-from hatcher.errors import BroodHTTPError, ChecksumMismatchError, MissingFilenameError
+from hatcher.core.download import PARTIAL_SUFFIX
+from hatcher.core.multipart import MultipartUpload
+from hatcher.errors import BroodHTTPError, ChecksumMismatchError, HatcherException, MissingFilenameError
 
 PATH = "/api/v1/json/some/endpoint"
 ENDPOINT = URL + PATH
@@ -217,8 +218,9 @@ def test_upload_sends_exact_multipart_parts(handler, mocked, artefact):
     assert query(mocked.calls[0]) == "overwrite=False&enabled=True"
     match = re.fullmatch(r"multipart/form-data; boundary=([0-9a-f]{32})", request.headers["Content-Type"])
     assert match is not None
-    assert int(request.headers["Content-Length"]) == len(request.body)
-    assert request.body.endswith(f"--{match.group(1)}--\r\n".encode())
+    body = request.body.to_bytes()
+    assert int(request.headers["Content-Length"]) == len(request.body) == len(body)
+    assert body.endswith(f"--{match.group(1)}--\r\n".encode())
     file_part, data_part = multipart_parts(request)
     assert file_part == {
         "headers": {"Content-Disposition": 'form-data; name="file"; filename="numpy-1.8.0-1.egg"'},
@@ -238,27 +240,45 @@ def test_upload_overwrite_without_enabled(handler, mocked, artefact):
 
 
 def test_upload_streams_the_file_in_chunks_and_reports_progress(handler, mocked, artefact, monkeypatch):
-    # Given: a transport that records the body it gets and reads it 1000 bytes at a time
+    # Given: 1000-byte reads, and a transport that records the body it gets
+    monkeypatch.setattr("hatcher.core.multipart.CHUNK_SIZE", 1000)
     sent_bodies = []
     original_send = handler.session.send
 
-    def send_in_chunks(request, **kwargs):
+    def record(request, **kwargs):
         sent_bodies.append(request.body)
-        request.body = b"".join(iter(lambda: request.body.read(1000), b""))
+        chunks = list(request.body)
+        request.body = b"".join(chunks)
+        record.largest = max(len(chunk) for chunk in chunks)
         return original_send(request, **kwargs)
 
-    monkeypatch.setattr(handler.session, "send", send_in_chunks)
+    monkeypatch.setattr(handler.session, "send", record)
     sizes: list[int] = []
     mocked.post(URL + PATH, status=201)
-    # When
-    handler.upload(PATH, {"sha256": "abc"}, str(artefact), progress=sizes.append)
-    # Then: the body was a streaming encoder, not the file read into memory
+    # When the data part has no sha256 yet
+    handler.upload(PATH, {"sha256": None}, str(artefact), progress=sizes.append)
+    # Then the body was a streaming iterable of bounded chunks, not the file read into memory
     assert len(sent_bodies) == 1
-    assert isinstance(sent_bodies[0], (MultipartEncoder, MultipartEncoderMonitor))
+    assert isinstance(sent_bodies[0], MultipartUpload)
+    assert record.largest <= 1000
     request = mocked.calls[0].request
-    assert sum(sizes) == len(request.body) == int(request.headers["Content-Length"])
+    assert len(request.body) == int(request.headers["Content-Length"])
+    assert sum(sizes) == artefact.stat().st_size
     assert len(sizes) > 2
-    assert len(multipart_parts(request)) == 2
+    # And the sha256 computed on the way is in the data part, which follows the file
+    file_part, data_part = multipart_parts(request)
+    assert file_part["content"] == artefact.read_bytes()
+    assert json.loads(data_part["content"]) == {"sha256": hashlib.sha256(artefact.read_bytes()).hexdigest()}
+
+
+def test_a_file_that_changes_size_while_uploading_is_an_error(artefact):
+    # Given a body whose length was computed, then a file that grows before it is read
+    body = MultipartUpload(str(artefact), {"sha256": None})
+    with open(artefact, "ab") as stream:
+        stream.write(b"more")
+    # When the body is streamed, Then a clear error instead of a corrupt upload
+    with pytest.raises(HatcherException, match="changed size"):
+        body.to_bytes()
 
 
 def test_upload_retries_a_connect_error_with_a_fresh_encoder(handler, mocked, artefact):
@@ -298,8 +318,9 @@ def test_upload_gives_up_after_the_connect_retries(handler, mocked, artefact):
 # -- downloads ------------------------------------------------------------------------
 
 
-def test_iter_download_takes_the_name_from_content_disposition(handler, mocked, dest):
-    # Given
+def test_iter_download_takes_the_name_from_content_disposition(handler, mocked, dest, monkeypatch):
+    # Given 1000-byte reads
+    monkeypatch.setattr("hatcher.core.download.CHUNK_SIZE", 1000)
     add_download(mocked)
     # When
     length, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
@@ -378,29 +399,28 @@ def test_existing_file_with_matching_sha_and_server_name_is_not_rewritten(handle
     assert closed == [ENDPOINT]
 
 
-def test_error_mid_stream_leaves_no_partial_file(handler, mocked, dest, monkeypatch):
-    # Given: the body breaks after the first chunk
+def test_a_body_that_keeps_breaking_leaves_only_the_partial_file(handler, mocked, dest, monkeypatch):
+    # Given: the body breaks after the first chunk, every time
     def broken_iter_content(self, chunk_size=1, decode_unicode=False):
         yield b"first chunk"
         raise requests.exceptions.ChunkedEncodingError("connection broken")
 
+    monkeypatch.setattr("hatcher.core.download.time.sleep", lambda seconds: None)
     add_download(mocked)
     monkeypatch.setattr(requests.Response, "iter_content", broken_iter_content)
     _, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
-    # When
+    # When the transfer is resumed and breaks again, more times than it retries
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         list(chunks)
-    # Then
-    assert listing(dest) == []
+    # Then nothing is under the target name; the partial file is kept for a later resume
+    assert listing(dest) == ["numpy-1.8.0-1.egg" + PARTIAL_SUFFIX]
 
 
 def test_partial_file_exists_only_during_the_transfer(handler, mocked, dest):
     add_download(mocked)
     _, chunks = handler.iter_download(PATH, dest, PAYLOAD_SHA256)
     next(chunks)
-    (partial,) = listing(dest)
-    assert partial.startswith("numpy-1.8.0-1.egg.")
-    assert partial.endswith(transport.PARTIAL_SUFFIX)
+    assert listing(dest) == ["numpy-1.8.0-1.egg" + PARTIAL_SUFFIX]
     list(chunks)
     assert listing(dest) == ["numpy-1.8.0-1.egg"]
 

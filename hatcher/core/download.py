@@ -1,0 +1,193 @@
+"""Verified, resumable downloads: stream to ``<target>.hatcher-partial``, check sha256, rename into place.
+
+An interrupted download leaves its partial file; the next attempt (in the same call, or
+a later one) continues it with an HTTP ``Range`` request, and the whole file is still
+verified by sha256 before it appears under its name. A mismatch discards the partial
+file, so the next attempt starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from typing import Any, Callable, Iterator, Optional
+
+import requests
+import urllib3
+
+from hatcher.errors import BroodHTTPError, ChecksumMismatchError, HatcherException
+
+#: Bytes read from the network (and written to disk) at a time.
+CHUNK_SIZE = 1 << 20
+#: Suffix of the file a download is written to before it is verified.
+PARTIAL_SUFFIX = ".hatcher-partial"
+#: How many times one call resumes a transfer that broke off mid-body.
+RESUME_ATTEMPTS = 3
+
+_CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_BROKEN = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+           requests.exceptions.Timeout, urllib3.exceptions.HTTPError)
+
+#: Opens ``GET <path>`` as a stream, with extra headers: what the transport gives a download.
+Opener = Callable[[dict[str, str]], requests.Response]
+
+
+def _lock(stream: Any, target: str) -> None:
+    """Refuse a second concurrent download of the same target (POSIX advisory lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock, last writer wins
+        return
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        stream.close()
+        raise HatcherException(f"Another download of {target} is in progress") from None
+
+
+def _content_length(response: requests.Response) -> int:
+    try:
+        return int(response.headers.get("Content-Length", 0))
+    except ValueError:
+        return 0
+
+
+def _hash_file(stream: Any, size: int) -> Any:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    remaining = size
+    while remaining:
+        block = stream.read(min(CHUNK_SIZE, remaining))
+        if not block:
+            break
+        digest.update(block)
+        remaining -= len(block)
+    return digest
+
+
+class ResumableDownload:
+    """One download into ``target``; iterate it to transfer (it yields byte counts).
+
+    Parameters
+    ----------
+    open_stream : callable
+        ``open_stream(headers)`` sends the GET and returns the streamed response.
+    target : str
+        The final path.
+    expected_sha256 : str or None
+        The digest the whole file must have (None: not checked).
+    response : requests.Response, optional
+        A response already opened without ``Range`` (e.g. to learn the file name).
+    """
+
+    def __init__(self, open_stream: Opener, target: str, expected_sha256: Optional[str],
+                 response: Optional[requests.Response] = None) -> None:
+        self.open_stream = open_stream
+        self.target = target
+        self.expected_sha256 = expected_sha256
+        self.partial = target + PARTIAL_SUFFIX
+        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        self._file = os.fdopen(fd, "r+b")
+        _lock(self._file, target)
+        self.offset = os.fstat(self._file.fileno()).st_size
+        if self.offset and response is not None:
+            response.close()  # a fresh request continues the partial file instead
+            response = None
+        self._total: Optional[int] = None
+        if response is None:
+            response = self._open()
+        else:
+            self._total = _content_length(response) or None
+        self._response = response
+        #: The size of the whole file (0 when the server did not say).
+        self.length = self._total or 0
+
+    @property
+    def total(self) -> Optional[int]:
+        """The size of the whole file, when the server said it."""
+        return self._total
+
+    def _open(self) -> requests.Response:
+        """Request the rest of the file; start over when the server cannot send a range."""
+        if self.offset:
+            try:
+                response = self.open_stream({"Range": f"bytes={self.offset}-"})
+            except BroodHTTPError as exc:
+                if exc.status_code != 416:
+                    raise
+                response = None
+            if response is not None:
+                match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", ""))
+                if response.status_code == 206 and match and int(match.group(1)) == self.offset:
+                    if match.group(3) != "*":
+                        self._total = int(match.group(3))
+                    return response
+                response.close()
+            self._restart()
+        response = self.open_stream({})
+        self._total = _content_length(response) or None
+        return response
+
+    def _restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+        self.offset = 0
+
+    def __iter__(self) -> Iterator[int]:
+        try:
+            yield from self._transfer()
+        finally:
+            if self._response is not None:
+                self._response.close()
+            if not self._file.closed:
+                self._file.close()
+
+    def _transfer(self) -> Iterator[int]:
+        digest = _hash_file(self._file, self.offset)
+        self._file.seek(self.offset)
+        if self.offset:
+            yield self.offset  # already on disk from an earlier attempt
+        resumes = 0
+        while True:
+            try:
+                for chunk in self._response.iter_content(CHUNK_SIZE):
+                    self._file.write(chunk)
+                    digest.update(chunk)
+                    self.offset += len(chunk)
+                    yield len(chunk)
+                break
+            except _BROKEN:
+                resumes += 1
+                if resumes > RESUME_ATTEMPTS:
+                    raise  # the partial file stays: a later call resumes it
+                self._response.close()
+                self._file.flush()
+                time.sleep(min(0.1 * 2 ** resumes, 1.0))
+                restarted_from = self.offset
+                self._response = self._open()
+                if self.offset != restarted_from:  # the server could not continue: start over
+                    digest = hashlib.sha256()
+        self._file.flush()
+        actual = digest.hexdigest()
+        if self.expected_sha256 is not None and actual != self.expected_sha256:
+            self._file.close()
+            os.unlink(self.partial)
+            raise ChecksumMismatchError(
+                f"Checksum mismatch for {self.target}: expected sha256 {self.expected_sha256}, "
+                f"received {actual}; the download was discarded")
+        self._file.close()
+        replace_file(self.partial, self.target)
+
+
+def replace_file(source: str, target: str, attempts: int = 6) -> None:
+    """Atomically rename ``source`` onto ``target``, retrying briefly on Windows file locks."""
+    for attempt in range(attempts):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))

@@ -1,0 +1,128 @@
+"""Downloads resume with HTTP Range from the partial file, and the whole file is still verified."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import requests
+
+from hatcher.artefacts.builders import build_egg
+from hatcher.core import brood_url_handler
+from hatcher.core.download import PARTIAL_SUFFIX
+from hatcher.errors import ChecksumMismatchError
+
+PAYLOAD = 3 * 1024 * 1024 + 123  # a few chunks of 1 MiB, not a multiple of it
+
+
+@pytest.fixture(scope="module")
+def stored(brood, tmp_path_factory):
+    """A platform holding one egg with a ~3 MiB payload, and the egg's bytes."""
+    work = tmp_path_factory.mktemp("resume")
+    egg = Path(build_egg(str(work), name="big", version="1.0", build=1, platform="rh7-x86_64",
+                         python_tag="cp38", payload_size=PAYLOAD))
+    client = brood.client(api_version=1)
+    org = f"resume-{hashlib.sha256(str(work).encode()).hexdigest()[:8]}"
+    platform = client.create_organization(org, "Resume").create_repository("dev", "Dev").platform("rh7-x86_64")
+    platform.upload_egg(str(egg))
+    return platform, egg.read_bytes()
+
+
+@pytest.fixture
+def ranges(monkeypatch):
+    """The ``Range`` header of every download request (None when absent)."""
+    seen: list[str | None] = []
+    original = brood_url_handler.BroodURLHandler._stream
+
+    def record(self, path, headers=None):
+        seen.append((headers or {}).get("Range"))
+        return original(self, path, headers)
+
+    monkeypatch.setattr(brood_url_handler.BroodURLHandler, "_stream", record)
+    return seen
+
+
+def interrupt_after(platform, destination: Path, at: int) -> None:
+    """Start the download and abandon it once at least ``at`` bytes are on disk."""
+    _, chunks = platform.iter_download_egg("cp38", "big", "1.0-1", str(destination))
+    received = 0
+    for size in chunks:
+        received += size
+        if received >= at:
+            break
+    chunks.close()
+
+
+@pytest.mark.parametrize("at", [1, 1024 * 1024, PAYLOAD // 2, 3 * 1024 * 1024 - 1])
+def test_an_interrupted_download_resumes_with_range_from_the_partial_file(stored, ranges, tmp_path, at):
+    platform, content = stored
+    # Given a download abandoned after ``at`` bytes
+    interrupt_after(platform, tmp_path, at)
+    partial = tmp_path / ("big-1.0-1.egg" + PARTIAL_SUFFIX)
+    kept = partial.stat().st_size
+    assert 0 < kept < len(content)
+    assert not (tmp_path / "big-1.0-1.egg").exists()
+    # When it is started again
+    platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    # Then it asked only for the missing bytes, and the verified whole file is in place
+    assert ranges[-1] == f"bytes={kept}-"
+    assert (tmp_path / "big-1.0-1.egg").read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big-1.0-1.egg"]
+
+
+def test_a_complete_but_unrenamed_partial_file_is_fetched_again(stored, ranges, tmp_path):
+    platform, content = stored
+    # Given a partial file holding the whole content (the rename never happened)
+    (tmp_path / ("big-1.0-1.egg" + PARTIAL_SUFFIX)).write_bytes(content)
+    # When downloading: the server answers 416 to the range, so it starts over
+    platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    assert ranges[-2:] == [f"bytes={len(content)}-", None]
+    assert (tmp_path / "big-1.0-1.egg").read_bytes() == content
+
+
+def test_a_corrupt_partial_file_fails_verification_and_is_discarded(stored, tmp_path):
+    platform, content = stored
+    # Given a partial file whose bytes are not the egg's
+    (tmp_path / ("big-1.0-1.egg" + PARTIAL_SUFFIX)).write_bytes(b"x" * 1000)
+    # When resuming, Then the whole file fails its sha256 and nothing is kept
+    with pytest.raises(ChecksumMismatchError):
+        platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    # And the next attempt starts over and succeeds
+    platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    assert (tmp_path / "big-1.0-1.egg").read_bytes() == content
+
+
+def test_a_connection_that_breaks_mid_body_is_resumed_within_the_same_call(stored, ranges, tmp_path,
+                                                                            monkeypatch):
+    platform, content = stored
+    # Given a body that breaks once, after the first MiB
+    original = requests.Response.iter_content
+    broken = []
+
+    def break_once(self, chunk_size=1, decode_unicode=False):
+        sent = 0
+        for chunk in original(self, chunk_size, decode_unicode):
+            yield chunk
+            sent += len(chunk)
+            if not broken and sent >= 1024 * 1024:
+                broken.append(sent)
+                raise requests.exceptions.ChunkedEncodingError("connection broken")
+
+    monkeypatch.setattr(requests.Response, "iter_content", break_once)
+    # When downloading once, Then it resumed with a Range request and the file is whole
+    platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    assert ranges[-1] == f"bytes={broken[0]}-"
+    assert (tmp_path / "big-1.0-1.egg").read_bytes() == content
+
+
+def test_two_concurrent_downloads_of_one_target_are_refused(stored, tmp_path):
+    platform, _ = stored
+    # Given a download in progress
+    _, first = platform.iter_download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    next(first)
+    # When a second one of the same file starts, Then it is refused, not interleaved
+    with pytest.raises(Exception, match="in progress"):
+        platform.iter_download_egg("cp38", "big", "1.0-1", str(tmp_path))
+    list(first)
