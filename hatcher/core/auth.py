@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Union
+from typing import Any, Union
 
 import requests
+import six
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from hatcher.core.url_templates import TOKENS_AUTH_PATH, split_base_url
@@ -16,6 +17,14 @@ Credentials = Union[str, "tuple[str, str]"]
 
 # One lock for every instance, so that concurrent threads share one token exchange.
 _TOKEN_LOCK = threading.RLock()
+
+
+def _text_credentials(credentials: Any) -> Credentials:
+    """Credentials as text: a token, or a (username, password) pair; bytes are decoded as UTF-8."""
+    if isinstance(credentials, (str, bytes)):
+        return six.ensure_text(credentials).strip()
+    username, password = credentials
+    return (six.ensure_text(username), six.ensure_text(password))
 
 
 class _BearerAuth(AuthBase):
@@ -34,12 +43,13 @@ class BroodBearerTokenAuth(_BearerAuth):
 
     Parameters
     ----------
-    token : str
-        An API token, as returned by :meth:`BroodClient.create_api_token`.
+    token : str or bytes
+        An API token, as returned by :meth:`BroodClient.create_api_token` (bytes, e.g. read
+        from a file, are decoded as UTF-8).
     """
 
-    def __init__(self, token: str) -> None:
-        self.token = token
+    def __init__(self, token: str | bytes) -> None:
+        self.token = six.ensure_text(token).strip()
 
     def _bearer(self) -> str:
         return self.token
@@ -82,7 +92,7 @@ class BroodClientAuth(_BearerAuth):
     def __init__(self, brood_url: str, credentials: Credentials, verify_ssl: bool | None = None) -> None:
         scheme, host = split_base_url(brood_url.rstrip("/"))
         self.brood_url = f"{scheme}://{host}"
-        self.credentials = credentials
+        self.credentials = _text_credentials(credentials)
         self.verify_ssl = True if verify_ssl is None else verify_ssl
         self.session_token: str | None = None
         self._fetched_at: float | None = None

@@ -234,3 +234,13 @@ def test_verify_ssl_is_passed_to_the_token_request(mocked):
     # Then
     assert mocked.calls[0].request.req_kwargs["verify"] is False
     assert auth.session_token == "sess-1"
+
+
+def test_credentials_read_as_bytes_are_decoded():
+    # Given a token and a password read from files in binary mode (with a trailing newline)
+    from hatcher.api import BroodBearerTokenAuth, BroodClientAuth
+
+    # Then the auth objects hold text, as every header needs
+    assert BroodBearerTokenAuth(b"f00ba4\n").token == "f00ba4"
+    assert BroodClientAuth("http://brood.test", b"f00ba4\n").credentials == "f00ba4"
+    assert BroodClientAuth("http://brood.test", (b"jane", b"s3cret")).credentials == ("jane", "s3cret")
