@@ -305,11 +305,13 @@ class BroodURLHandler:
                       ) -> tuple[int, Iterator[int]]:
         """Prepare a verified download; return ``(content_length, iterator)``.
 
-        Consuming the iterator streams the body to a temporary file beside the target
-        (yielding the size of each chunk), checks its sha256 and renames it into place.
-        If the target already exists with the expected sha256, nothing is downloaded
-        and the iterator yields ``content_length`` once. With ``filename`` given, no
-        request is made until the data is needed.
+        Consuming the iterator streams the body to ``<target>.hatcher-partial`` (yielding
+        the size of each chunk), checks the sha256 of the whole file and renames it into
+        place. A partial file left by an interrupted download is continued with a
+        ``Range`` request (see :class:`~hatcher.core.download.ResumableDownload`). If the
+        target already exists with the expected sha256, nothing is downloaded and the
+        iterator yields ``content_length`` once (no request at all when ``filename`` is
+        given).
 
         Raises
         ------
@@ -317,7 +319,9 @@ class BroodURLHandler:
             No ``filename`` was given and the server did not send one.
         ChecksumMismatchError
             (from the iterator) the downloaded bytes do not match ``expected_sha256``;
-            no file is left under the target name.
+            no file is left under the target name, and the partial file is removed.
+        HatcherException
+            Another download of the same target is in progress.
         """
         response = None
         length = 0
