@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hatcher.server.db import User
-from hatcher.server.security import hash_password
+from hatcher.server.security import forget_session_tokens, hash_password
 
 
 def ensure_superuser(db: Session, email: str, password: str) -> User:
@@ -18,6 +18,7 @@ def ensure_superuser(db: Session, email: str, password: str) -> User:
     user.is_superuser = True
     user.password_hash = hash_password(password)
     db.commit()
+    forget_session_tokens()  # cached principals carry the superuser flag
     return user
 
 

@@ -26,7 +26,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.store = BlobStore(settings.blob_dir, settings.tmp_dir)
+    app.state.store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.fsync_min_size)
     app.state.store.clean_tmp()
     install_error_handlers(app)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import gzip
 import hashlib
 import json
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
-from sqlalchemy import select
+import attr
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hatcher.artefacts.versions import EnpkgVersion, pep440_sort_key
@@ -29,11 +32,13 @@ def _safe_key(function: Callable[[str], Any], text: str) -> tuple[int, Any, str]
         return (1, (), text)
 
 
+@functools.lru_cache(maxsize=65536)
 def enpkg_key(text: str) -> tuple[int, Any, str]:
-    """Sort key of an ``upstream-build`` version."""
+    """Sort key of an ``upstream-build`` version (memoised: indices share few distinct versions)."""
     return _safe_key(EnpkgVersion.from_string, text)
 
 
+@functools.lru_cache(maxsize=65536)
 def pep440_key(text: str) -> tuple[int, Any, str]:
     """Sort key of a PEP 440 version."""
     return _safe_key(pep440_sort_key, text)
@@ -130,19 +135,43 @@ def _rows(db: Session, repository_id: int, kind: str, platform: str, *conditions
         *conditions)))
 
 
+def _documents(rows: list[Any]) -> list[Any]:
+    """The last column of ``rows``, JSON text read as one document (far cheaper than one parse per row).
+
+    Drivers that decode JSON themselves (psycopg) hand over objects, used as they are.
+    """
+    texts = [row[-1] for row in rows]
+    if all(isinstance(text, str) for text in texts):
+        return json.loads("[" + ",".join(texts) + "]") if texts else []
+    return [json.loads(text) if isinstance(text, str) else text for text in texts]
+
+
 def build_egg_index(db: Session, repository_id: int, platform: str, tag: str, available: bool,
                     product: Optional[str]) -> dict[str, Any]:
     """The egg index of ``tag``: enabled eggs of the tag, its generic ``py`` tags and ``none``.
 
     Keyed by file name; when two tags hold the same file name, the most specific tag wins.
+    One query of plain columns (no ORM objects), entries built straight from the rows.
     """
     tags = lookup_tags(tag)
-    rows = _rows(db, repository_id, EGG, platform, Artefact.key.in_(tags), Artefact.enabled.is_(True))
+    rows = db.execute(select(
+        Artefact.name, Artefact.version, Artefact.key, Artefact.filename, Artefact.md5, Artefact.mtime,
+        Artefact.sha256, Artefact.size, type_coerce(Artefact.document, String),
+    ).where(Artefact.repository_id == repository_id, Artefact.kind == EGG, Artefact.platform == platform,
+            Artefact.key.in_(tags), Artefact.enabled.is_(True))).all()
     rank = {t: i for i, t in enumerate(tags)}
-    rows.sort(key=lambda a: (a.name, enpkg_key(a.version), rank[a.key]))
+    rows.sort(key=lambda r: (r[0], enpkg_key(r[1]), rank[r[2]]))
     index: dict[str, Any] = {}
-    for artefact in rows:
-        index.setdefault(artefact.filename, egg_entry(artefact, available, product))
+    for (_name, _version, key, filename, md5, mtime, sha256, size, _), d in zip(rows, _documents(rows)):
+        if filename in index:
+            continue
+        index[filename] = {
+            "available": available, "build": d["build"], "egg_basename": d["egg_basename"],
+            "filename": filename, "full_version": d["full_version"], "md5": md5, "mtime": mtime,
+            "name": d["name"], "packages": list(d["packages"]), "platform_abi": d["platform_abi"],
+            "product": product, "python": d["python"], "python_tag": key, "sha256": sha256, "size": size,
+            "type": "egg", "version": d["version"],
+        }
     return index
 
 
@@ -186,8 +215,26 @@ def build_bundle_index(db: Session, repository_id: int, platform: str) -> dict[s
     return index
 
 
+@attr.s(frozen=True, slots=True)
+class CachedIndex:
+    """A serialised index: the JSON body, its gzip-compressed copy and their entity tags."""
+
+    body: bytes = attr.ib()
+    gzipped: bytes = attr.ib()
+    etag: str = attr.ib()
+
+    @property
+    def gzip_etag(self) -> str:
+        """The entity tag of the gzip representation (a different representation, a different tag)."""
+        return self.etag[:-1] + '-gzip"'
+
+
+#: gzip level of cached indices: compressed once per index generation, sent many times.
+GZIP_LEVEL = 6
+
+
 class IndexCache:
-    """A small thread-safe LRU of serialised indices: key -> (body, etag).
+    """A small thread-safe LRU of serialised indices: key -> :class:`CachedIndex`.
 
     Keys include the repository's generation, so a change to the repository makes its
     old entries unreachable (they age out).
@@ -195,24 +242,35 @@ class IndexCache:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._items: OrderedDict[Any, tuple[bytes, str]] = OrderedDict()
+        self._items: OrderedDict[Any, CachedIndex] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Any) -> Optional[tuple[bytes, str]]:
+    def get(self, key: Any) -> Optional[CachedIndex]:
         with self._lock:
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
             return item
 
-    def put(self, key: Any, body: bytes) -> tuple[bytes, str]:
-        item = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    def put(self, key: Any, body: bytes) -> CachedIndex:
+        """Keep ``body`` (and a gzip copy of it) under ``key``."""
+        item = CachedIndex(body, gzip.compress(body, GZIP_LEVEL, mtime=0),
+                           '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         with self._lock:
             self._items[key] = item
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return item
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def clear(self) -> None:
+        """Forget every index."""
+        with self._lock:
+            self._items.clear()
 
 
 def serialise(document: Any) -> bytes:

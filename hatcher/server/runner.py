@@ -36,6 +36,24 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def fast_protocols() -> dict[str, str]:
+    """uvicorn options for httptools' parser and uvloop's event loop when importable; h11/asyncio otherwise."""
+    options = {"http": "h11", "loop": "asyncio"}
+    try:
+        import httptools  # noqa: F401
+
+        options["http"] = "httptools"
+    except ImportError:
+        pass
+    try:
+        import uvloop  # noqa: F401
+
+        options["loop"] = "uvloop"
+    except ImportError:
+        pass
+    return options
+
+
 def _prepare(settings: ServerSettings, admin: Optional[tuple[str, str]]) -> Any:
     app = create_app(settings)
     if admin is not None:
@@ -69,7 +87,8 @@ def run_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 80
     sock = _bind(host, port)
     try:
         app = _prepare(settings, admin)
-        config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5,
+                                **fast_protocols())
         logger.info("Brood serving %s on http://%s:%d", settings.data_dir, host, sock.getsockname()[1])
         try:
             _Server(config).run(sockets=[sock])
@@ -127,7 +146,7 @@ class EmbeddedBrood:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=self._access_log,
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, **fast_protocols())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"brood-{self.port}", daemon=True)

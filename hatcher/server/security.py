@@ -15,7 +15,7 @@ import hmac
 import secrets
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional
 
 import attr
 from sqlalchemy import select
@@ -110,6 +110,66 @@ class _VerifiedPasswords:
 _PASSWORDS = _VerifiedPasswords()
 
 
+class SessionTokenCache:
+    """Recently verified session tokens, so a busy client's requests skip the token query.
+
+    Keyed by the database engine and the token's sha256 (never the secret). An entry is
+    kept at most :attr:`TTL` seconds and never past the token's expiry; deleting tokens
+    through :func:`forget_session_tokens` drops them at once. A token deleted behind the
+    server's back (another process, plain SQL) stays usable here for at most ``TTL`` seconds.
+    """
+
+    TTL = 30.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[int, str], tuple[float, datetime.datetime, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine_id: int, digest: str) -> Optional[Principal]:
+        key = (engine_id, digest)
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            cached_at, expires, principal = item
+            if time.monotonic() - cached_at >= self.TTL or expires <= utcnow():
+                del self._items[key]
+                return None
+            return principal
+
+    def put(self, engine_id: int, digest: str, expires: datetime.datetime, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) >= self.MAX_ENTRIES:
+                self._items.clear()
+            self._items[(engine_id, digest)] = (time.monotonic(), expires, principal)
+
+    def forget(self, digests: Optional[Any] = None) -> None:
+        """Drop these token hashes (every entry when None)."""
+        with self._lock:
+            if digests is None:
+                self._items.clear()
+                return
+            wanted = set(digests)
+            for key in [key for key in self._items if key[1] in wanted]:
+                del self._items[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+SESSION_TOKENS = SessionTokenCache()
+
+
+def forget_session_tokens(digests: Optional[Any] = None) -> None:
+    """Make the server look these session-token hashes up again (all tokens when None).
+
+    Call it whenever session tokens are deleted or a user's rights change.
+    """
+    SESSION_TOKENS.forget(digests)
+
+
 def _principal(user: User, method: str) -> Principal:
     return Principal(user.id, user.email, user.is_superuser, method)
 
@@ -138,11 +198,17 @@ def authenticate(db: Session, authorization: Optional[str]) -> Principal:
         return _principal(user, "basic")
     if scheme == "bearer" and value:
         digest = token_hash(value)
+        engine_id = id(db.get_bind())
+        cached = SESSION_TOKENS.get(engine_id, digest)
+        if cached is not None:
+            return cached
         session = db.scalar(select(SessionToken).where(SessionToken.token_hash == digest))
         if session is not None:
             if session.expires <= utcnow():
                 raise ApiError(401, "Session token expired")
-            return _principal(session.user, "session")
+            principal = _principal(session.user, "session")
+            SESSION_TOKENS.put(engine_id, digest, session.expires, principal)
+            return principal
         api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
         if api_token is not None:
             now = utcnow()

@@ -26,11 +26,15 @@ class ServerSettings:
         Any SQLAlchemy URL, e.g. ``postgresql+psycopg://user:pw@host/db``.
     session_token_lifetime : int
         Seconds a session token stays valid (well over the client's 240 s refresh).
+    fsync_min_size : int
+        Uploaded blobs at least this large are fsync'ed before they are committed; smaller
+        ones are only renamed atomically into place (0: fsync every blob). See docs/server.rst.
     """
 
     data_dir: str = attr.ib(converter=_absolute)
     database_url: str | None = attr.ib(default=None)
     session_token_lifetime: int = attr.ib(default=3600)
+    fsync_min_size: int = attr.ib(default=1024 * 1024)
     platforms: tuple[str, ...] = attr.ib(default=KNOWN_PLATFORMS, converter=tuple)
     python_tags: tuple[str, ...] = attr.ib(default=CONCRETE_PYTHON_TAGS, converter=tuple)
     all_python_tags: tuple[str, ...] = attr.ib(default=ALL_PYTHON_TAGS, converter=tuple)

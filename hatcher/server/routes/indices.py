@@ -1,13 +1,17 @@
 """Routes: the egg, runtime, app and bundle indices of a repository platform.
 
-Each index is built from the database in one query, serialised once, and kept in a small
-in-memory LRU keyed by (repository, generation, platform, kind, tag, availability); every
-answer carries an ``ETag`` and a matching ``If-None-Match`` gets 304.
+Each index is built from the database in one query, serialised and gzip-compressed once, and
+kept in a small in-memory LRU keyed by (repository, generation, platform, kind, tag,
+availability): an upload, deletion or re-index gives the repository a new generation, so
+the next request builds afresh. A client whose ``Accept-Encoding`` allows gzip gets the
+pre-compressed copy (``Content-Encoding: gzip``), others the plain JSON; nothing is
+compressed per request. Every answer carries an ``ETag`` (one per representation) and a
+matching ``If-None-Match`` gets 304.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -29,6 +33,38 @@ def _cache(request: Request) -> documents.IndexCache:
     return cache
 
 
+def accepts_gzip(accept_encoding: Optional[str]) -> bool:
+    """True when an ``Accept-Encoding`` header allows gzip (``gzip`` or ``*`` without ``q=0``)."""
+    if not accept_encoding:
+        return False
+    allowed: dict[str, bool] = {}
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        allowed[coding.strip().lower()] = quality > 0
+    if "gzip" in allowed:
+        return allowed["gzip"]
+    if "x-gzip" in allowed:
+        return allowed["x-gzip"]
+    return allowed.get("*", False)
+
+
+def _matches(if_none_match: Optional[str], *etags: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    candidates = {value.strip().removeprefix("W/") for value in if_none_match.split(",")}
+    return any(etag in candidates for etag in etags)
+
+
 def _answer(request: Request, db: Session, principal: Principal, organization_name: str, repository_name: str,
             platform: str, kind: str, tag: str, build: Callable[[Any, bool, str], dict[str, Any]]) -> Response:
     repository, held = repository_for(db, principal, organization_name, repository_name, READ_INDEX)
@@ -39,12 +75,16 @@ def _answer(request: Request, db: Session, principal: Principal, organization_na
     item = cache.get(key)
     if item is None:
         item = cache.put(key, documents.serialise(build(repository, available, canonical)))
-    body, etag = item
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match and etag in [value.strip() for value in if_none_match.split(",")]:
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    etag = item.gzip_etag if gzipped else item.etag
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    # Either representation's tag validates: the index behind both is the same.
+    if _matches(request.headers.get("if-none-match"), item.etag, item.gzip_etag):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        return Response(item.gzipped, media_type="application/json", headers=headers)
+    return Response(item.body, media_type="application/json", headers=headers)
 
 
 def egg_index(request: Request, organization_name: str, repository_name: str, platform: str, python_tag: str,

@@ -23,7 +23,13 @@ from hatcher.server.deps import (
     parse_json,
 )
 from hatcher.server.errors import ApiError
-from hatcher.server.security import Principal, issue_session_token, new_secret, token_hash
+from hatcher.server.security import (
+    Principal,
+    forget_session_tokens,
+    issue_session_token,
+    new_secret,
+    token_hash,
+)
 from hatcher.server.settings import ServerSettings
 
 router = APIRouter()
@@ -100,7 +106,11 @@ def exchange_session_token(request: Request, db: Session = Depends(get_db),
         ``{"token", "expires"}``; ``expires`` is ISO 8601 UTC without a zone, after
         ``settings.session_token_lifetime`` seconds.
     """
-    db.execute(delete(SessionToken).where(SessionToken.expires <= utcnow()))
+    now = utcnow()
+    expired = list(db.scalars(select(SessionToken.token_hash).where(SessionToken.expires <= now)))
+    if expired:
+        db.execute(delete(SessionToken).where(SessionToken.expires <= now))
+        forget_session_tokens(expired)
     secret, expires = issue_session_token(db, principal, settings.session_token_lifetime)
     return {"token": secret, "expires": _iso(expires)}
 

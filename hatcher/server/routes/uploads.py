@@ -8,6 +8,7 @@ and the caller's rights are checked before a byte of the body is read.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator, Optional
 
 from fastapi import APIRouter, Request
@@ -188,6 +189,13 @@ class _Body:
             pass
 
 
+def _content_length(request: Request) -> Optional[int]:
+    try:
+        return int(request.headers.get("content-length", ""))
+    except ValueError:
+        return None
+
+
 async def _upload(request: Request, kind: str, organization_name: str, repository_name: str,
                   platform: Optional[str], overwrite: Optional[str], enabled: Optional[str] = None) -> Response:
     body = _Body(request)
@@ -196,10 +204,11 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         overwrite_flag = parse_bool(overwrite, "overwrite", False)
         enabled_flag = parse_bool(enabled, "enabled", True)
         canonical = ingest.canonical_platform(platform) if platform is not None else None
-        incoming = request.app.state.store.incoming()
+        incoming = request.app.state.store.incoming(_content_length(request))
     except ApiError:
         await body.drain()
         raise
+    feeding: Optional[asyncio.Future[None]] = None
     try:
         receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
         pending: list[bytes] = []
@@ -208,8 +217,13 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             pending.append(chunk)
             pending_size += len(chunk)
             if pending_size >= _FEED_SIZE:
-                await run_in_threadpool(receiver.feed, b"".join(pending))
+                # One piece is parsed, hashed and written in a worker thread while the next is received.
+                if feeding is not None:
+                    await feeding
+                feeding = asyncio.ensure_future(run_in_threadpool(receiver.feed, b"".join(pending)))
                 pending, pending_size = [], 0
+        if feeding is not None:
+            await feeding
         if pending:
             await run_in_threadpool(receiver.feed, b"".join(pending))
         answer = await run_in_threadpool(_finish, request, kind, repository_id, canonical, receiver,
@@ -220,6 +234,11 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         await body.drain()
         raise
     finally:
+        if feeding is not None:
+            if not feeding.done():
+                await asyncio.wait([feeding])  # never discard a file a worker thread is still writing
+            if not feeding.cancelled():
+                feeding.exception()  # retrieved (and already reported, or superseded by what ended the upload)
         await run_in_threadpool(incoming.discard)  # a no-op once the blob was committed
     return JSONResponse(answer, status_code=201)
 
