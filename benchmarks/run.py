@@ -1,0 +1,687 @@
+"""Issue 5's client and server benchmarks: ours, the reference client 0.17.0 and curl, side by side.
+
+Usage::
+
+    python benchmarks/run.py            # the full run (1 GiB eggs, 500-egg batch, 20,000-egg index)
+    python benchmarks/run.py --quick    # a smoke run with small sizes (the ratios mean little)
+
+Run it with the interpreter of the virtualenv where this ``hatcher`` is installed with the
+``server`` extras; it needs ``curl`` on ``PATH`` and, for the reference columns, PyPI access the
+first time (the reference client ``hatcher==0.17.0`` is installed into a virtualenv of its own,
+cached as the conformance tests do; ``--no-reference`` skips it).
+
+What happens:
+
+1. A data directory is pre-filled with an index of ``--index-eggs`` eggs (``hatcher.server.bench_data``)
+   and our server is started on it as a subprocess (``python -m hatcher.server run``) on loopback.
+2. Every client operation runs in a fresh process; the wall time of that process is measured and
+   its peak RSS is read with ``os.wait4``. Each figure is the median of ``--runs`` runs (3), the
+   three clients taking turns within a run. Uploads go to a fresh repository every time. The peak
+   RSS is read through GNU ``time`` when ``/usr/bin/time`` exists (see :data:`GNU_TIME`).
+3. One table row per operation: ours, the reference, curl, the ratios, the peak RSS; then one
+   line per target of issue 5 saying whether it is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform as platform_module
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from typing import Any, Optional, Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(HERE)
+WORKER = os.path.join(HERE, "_worker.py")
+
+ADMIN = ("admin@example.com", "benchmark-password")
+ORG, PLATFORM, TAG = "bench", "rh7-x86_64", "cp38"
+INDEX_REPO = "index"
+MIB = 1 << 20
+
+#: (full, --quick) sizes
+SIZES = {
+    "big": (1 << 30, 64 * MIB),
+    "batch": (500, 50),
+    "index_eggs": (20000, 2000),
+    "index_requests": (30, 10),
+    "startup_runs": (10, 5),
+}
+
+
+def load_reference_module() -> Any:
+    """``tests/conformance/reference.py`` (the reference virtualenv builder), imported by path."""
+    path = os.path.join(REPO_ROOT, "tests", "conformance", "reference.py")
+    spec = importlib.util.spec_from_file_location("hatcher_bench_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- measuring child processes ----------------------------------------------------------------------
+
+
+class ChildFailed(RuntimeError):
+    pass
+
+
+class Child:
+    """A finished child process: wall time (s), peak RSS (bytes), output."""
+
+    def __init__(self, wall: float, rss: int, stdout: str, stderr: str) -> None:
+        self.wall, self.rss, self.stdout, self.stderr = wall, rss, stdout, stderr
+
+    def json(self) -> dict:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def order(names: Sequence[str], run: int) -> list[str]:
+    """The clients in the order of run ``run``: rotated, so that none always goes first."""
+    names = list(names)
+    shift = run % len(names)
+    return names[shift:] + names[:shift]
+
+
+def settle() -> None:
+    """Flush dirty pages to disk before a measured operation (left by earlier ones, they would
+    throttle its writes: the server stores every upload, downloads write a file)."""
+    os.sync()
+
+
+#: GNU time, to read a child's peak RSS. ``os.wait4`` alone is not enough: on Linux a process
+#: started by fork/vfork + exec inherits, in its ``ru_maxrss``, the high-water mark of the memory of
+#: the process that exec'd it (here this driver, tens of MiB). GNU time is a tiny parent, so the
+#: figure it reads with wait4 is the child's own (within about 1 MiB).
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
+def run_child(command: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None,
+              timeout: float = 1800) -> Child:
+    """Run ``command``; return its wall time and peak RSS (``ru_maxrss``, through GNU time when present).
+
+    Dirty pages are flushed first (:func:`settle`), outside the measured time.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *command] if GNU_TIME else list(command)
+        settle()
+        start = time.perf_counter()
+        process = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+        maxrss_kib = usage.ru_maxrss
+        if GNU_TIME:
+            numbers = re.findall(r"^(\d+)$", rss_file.read(), re.MULTILINE)
+            maxrss_kib = int(numbers[-1]) if numbers else 0
+    if process.returncode != 0:
+        raise ChildFailed(f"{' '.join(command)[:300]} exited with {process.returncode}:\n{stdout[-2000:]}\n"
+                          f"{stderr[-4000:]}")
+    return Child(wall, maxrss_kib * 1024, stdout, stderr)
+
+
+def clean_environment() -> dict:
+    env = {key: value for key, value in os.environ.items()
+           if key.lower() not in ("http_proxy", "https_proxy", "all_proxy") and not key.startswith("HATCHER_")}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+class Clients:
+    """How to run ours, the reference and curl."""
+
+    def __init__(self, workdir: str, reference_python: Optional[str], reference_hatcher: Optional[str],
+                 reference_env: Optional[dict]) -> None:
+        self.workdir = workdir
+        self.env = clean_environment()
+        self.reference_python = reference_python
+        self.reference_hatcher = reference_hatcher
+        self.reference_env = reference_env
+        bin_dir = os.path.dirname(sys.executable)
+        self.hatcher = shutil.which("hatcher", path=bin_dir) or shutil.which("hatcher")
+        self.curl = shutil.which("curl")
+
+    def ours(self, args: dict) -> Child:
+        return run_child([sys.executable, WORKER, json.dumps(args)], env=self.env, cwd=self.workdir)
+
+    def reference(self, args: dict) -> Child:
+        return run_child([self.reference_python, "-I", WORKER, json.dumps(args)], env=self.reference_env,
+                         cwd=self.workdir)
+
+    def run_curl(self, args: Sequence[str]) -> Child:
+        return run_child([self.curl, "-sS", "-f", "-w", "%{time_total}", *args], env=self.env, cwd=self.workdir)
+
+
+# -- the server ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """Our server in a subprocess (``python -m hatcher.server run``) on loopback."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        env = dict(clean_environment(), HATCHER_SERVER_RUN_ADMIN=":".join(ADMIN))
+        self.log: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hatcher.server", "run", "--data-dir", data_dir, "--port",
+             self.url.rsplit(":", 1)[1], "--log-level", "warning"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._drain, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not self._healthy():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("the server did not start:\n" + "".join(self.log[-30:]))
+            time.sleep(0.1)
+
+    def _drain(self) -> None:
+        for line in self.process.stderr:
+            self.log.append(line)
+            del self.log[:-200]
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(MIB), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def median(values: Sequence[float]) -> Optional[float]:
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+class Bench:
+    def __init__(self, options: argparse.Namespace, server: Server, clients: Clients, workdir: str) -> None:
+        self.options = options
+        self.server = server
+        self.clients = clients
+        self.workdir = workdir
+        self.has_reference = clients.reference_python is not None
+        from hatcher.api import BroodClient
+
+        self.admin = BroodClient.from_url(server.url, auth=ADMIN, api_version=1)
+        self.organization = self.admin.organization(ORG)
+        self._repositories = 0
+        self.rows: list[dict] = []
+        self.figures: dict[str, Any] = {}
+
+    # repositories and client arguments
+
+    def fresh_repository(self, prefix: str) -> str:
+        self._repositories += 1
+        name = f"{prefix}-{self._repositories}"
+        self.organization.create_repository(name, "benchmark")
+        return name
+
+    def drop_repository(self, name: str) -> None:
+        try:
+            self.organization.repository(name).delete(force=True)
+        except Exception as error:  # noqa: BLE001 - cleaning up is best effort
+            print(f"  (could not delete repository {name}: {error})", file=sys.stderr)
+
+    def args(self, operation: str, repository: str, **extra: Any) -> dict:
+        return dict(operation=operation, url=self.server.url, auth=list(ADMIN), organization=ORG,
+                    repository=repository, platform=PLATFORM, python_tag=TAG, **extra)
+
+    def data_url(self, repository: str) -> str:
+        return f"{self.server.url}/api/v1/json/data/{ORG}/{repository}/{PLATFORM}"
+
+    def curl_upload_args(self, path: str, data_json: str, repository: str) -> list[str]:
+        return ["-o", "/dev/null", "-u", ":".join(ADMIN), "-H", "Expect:", "-F", f"file=@{path}",
+                "-F", f'data=@{data_json};filename="";type=application/json; charset=UTF-8',
+                f"{self.data_url(repository)}/eggs/upload?overwrite=False&enabled=True"]
+
+    def log(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    # operations
+
+    def bench_upload(self, egg: str) -> None:
+        size = os.path.getsize(egg)
+        self.log(f"upload {size / MIB:.0f} MiB egg ...")
+        data_json = os.path.join(self.workdir, "data.json")
+        with open(data_json, "w", encoding="utf-8") as stream:
+            json.dump({"sha256": sha256_of(egg)}, stream)
+        results: dict[str, list[Child]] = {"ours": [], "reference": [], "curl": []}
+        for run in range(self.options.runs):
+            for who in order(results, run):
+                if who == "reference" and not self.has_reference:
+                    continue
+                repository = self.fresh_repository(f"up-{who}")
+                if who == "curl":
+                    child = self.clients.run_curl(self.curl_upload_args(egg, data_json, repository))
+                else:
+                    child = getattr(self.clients, who)(self.args("upload", repository, path=egg))
+                results[who].append(child)
+                self.log(f"  run {run + 1} {who}: {child.wall:.2f} s, {child.rss / MIB:.0f} MiB")
+                self.drop_repository(repository)
+        self.add_row(f"upload {size / MIB:.0f} MiB egg (s)", results)
+        self.add_op_row("  same, operation only (s)", results)
+        curl_wall = median([child.wall for child in results["curl"]])
+        self.figures["upload"] = self.summary(results)
+        self.figures["ingest_mb_s"] = size / curl_wall / 1e6
+        self.rows.append({"name": "server ingest, curl upload (MB/s)", "curl": size / curl_wall / 1e6,
+                          "format": "{:.0f}"})
+
+    def bench_download(self, egg: str) -> None:
+        size = os.path.getsize(egg)
+        self.log(f"download {size / MIB:.0f} MiB egg ...")
+        repository = self.fresh_repository("down")
+        self.admin.organization(ORG).repository(repository).platform(PLATFORM).upload_egg(egg)
+        name, version = os.path.basename(egg)[:-4].split("-", 1)
+        results: dict[str, list[Child]] = {"ours": [], "reference": [], "curl": []}
+        for run in range(self.options.runs):
+            for who in order(results, run):
+                if who == "reference" and not self.has_reference:
+                    continue
+                destination = tempfile.mkdtemp(prefix=f"down-{who}-", dir=self.workdir)
+                try:
+                    if who == "curl":
+                        child = self.clients.run_curl(["-u", ":".join(ADMIN), "-o", os.path.join(destination, "x"),
+                                                       f"{self.data_url(repository)}/{TAG}/eggs/{name}/{version}"])
+                    else:
+                        child = getattr(self.clients, who)(self.args("download", repository, name=name,
+                                                                     version=version, destination=destination))
+                    files = [os.path.join(destination, f) for f in os.listdir(destination)]
+                    if len(files) != 1 or os.path.getsize(files[0]) != size:
+                        raise ChildFailed(f"{who} did not download the egg: {files}")
+                finally:
+                    shutil.rmtree(destination, ignore_errors=True)
+                results[who].append(child)
+                self.log(f"  run {run + 1} {who}: {child.wall:.2f} s, {child.rss / MIB:.0f} MiB")
+        self.drop_repository(repository)
+        self.add_row(f"download {size / MIB:.0f} MiB egg (s)", results)
+        self.add_op_row("  same, operation only (s)", results)
+        self.figures["download"] = self.summary(results)
+
+    def bench_batch(self, eggs: list[str]) -> None:
+        count = len(eggs)
+        self.log(f"batch upload of {count} small eggs ...")
+        results: dict[str, list[Child]] = {"ours": [], "ours_api": [], "reference": []}
+        for run in range(self.options.runs):
+            for who in order(results, run):
+                if who == "reference" and not self.has_reference:
+                    continue
+                repository = self.fresh_repository(f"batch-{who.replace('_', '-')}")
+                if who == "ours":
+                    child = run_child([self.clients.hatcher, "--url", self.server.url, "--username", ADMIN[0],
+                                       "--password", ADMIN[1], "--no-progress", "eggs", "batch-upload",
+                                       "--jobs", str(self.options.jobs), ORG, repository, PLATFORM, *eggs],
+                                      env=self.clients.env, cwd=self.workdir)
+                elif who == "ours_api":
+                    child = self.clients.ours(self.args("batch", repository, paths=eggs, jobs=self.options.jobs))
+                else:
+                    child = self.clients.reference(self.args("upload_each", repository, paths=eggs))
+                index = self.admin.organization(ORG).repository(repository).platform(PLATFORM).egg_index(TAG)
+                if len(index) != count:
+                    raise ChildFailed(f"{who}: {len(index)} of {count} eggs indexed")
+                results[who].append(child)
+                self.log(f"  run {run + 1} {who}: {child.wall:.2f} s, {child.rss / MIB:.0f} MiB")
+                self.drop_repository(repository)
+        reference_cli: list[Child] = []
+        if self.has_reference and self.options.reference_cli_runs:
+            self.log(f"  reference CLI, one `hatcher eggs upload` process per egg, "
+                     f"{self.options.reference_cli_runs} run(s) ...")
+            for _ in range(self.options.reference_cli_runs):
+                repository = self.fresh_repository("batch-ref-cli")
+                start, peak = time.perf_counter(), 0
+                for egg in eggs:
+                    peak = max(peak, run_child(
+                        [self.clients.reference_hatcher, "-u", self.server.url, "-U", ADMIN[0], "-p", ADMIN[1],
+                         "--api-version", "1", "eggs", "upload", ORG, repository, PLATFORM, egg],
+                        env=self.clients.reference_env, cwd=self.workdir).rss)
+                reference_cli.append(Child(time.perf_counter() - start, peak, "", ""))
+                self.log(f"  reference CLI: {reference_cli[-1].wall:.2f} s")
+                self.drop_repository(repository)
+        self.add_row(f"batch upload {count} small eggs (s)", {"ours": results["ours"],
+                                                                "reference": results["reference"]},
+                     note=f"ours: `hatcher eggs batch-upload --jobs {self.options.jobs}`; "
+                          "reference: upload_egg(enabled=True) one by one in one process")
+        self.add_row("  same, ours via hatcher.batch.batch_upload_eggs (s)",
+                     {"ours": results["ours_api"], "reference": results["reference"]})
+        if reference_cli:
+            self.add_row(f"  same, reference CLI: {count} `hatcher eggs upload` processes (s)",
+                         {"ours": results["ours"], "reference": reference_cli},
+                         note=f"median of {len(reference_cli)} run(s)")
+        self.figures["batch"] = self.summary({"ours": results["ours"], "reference": results["reference"]})
+        if reference_cli:
+            self.figures["batch"]["reference_cli"] = self.summary({"x": reference_cli})["x"]
+
+    def bench_index(self) -> None:
+        count = self.options.index_eggs
+        requests = self.options.index_requests
+        self.log(f"index of {count} eggs, {requests} GETs per run ...")
+        url = f"{self.server.url}/api/v1/json/indices/{ORG}/{INDEX_REPO}/{PLATFORM}/{TAG}/eggs"
+        self.clients.run_curl(["-o", "/dev/null", "--compressed", "-u", ":".join(ADMIN), url])  # warm the cache
+        p50s: dict[str, list[float]] = {"ours": [], "reference": [], "curl": []}
+        rss: dict[str, list[int]] = {"ours": [], "reference": [], "curl": []}
+        for run in range(self.options.runs):
+            for who in order(p50s, run):
+                if who == "reference" and not self.has_reference:
+                    continue
+                if who == "curl":
+                    times, peak = [], 0
+                    for _ in range(requests):
+                        child = self.clients.run_curl(["-o", "/dev/null", "--compressed", "-u", ":".join(ADMIN),
+                                                       url])
+                        times.append(float(child.stdout.strip()))
+                        peak = max(peak, child.rss)
+                else:
+                    child = getattr(self.clients, who)(self.args("index", INDEX_REPO, requests=requests))
+                    result = child.json()
+                    if result["entries"] != count:
+                        raise ChildFailed(f"{who}: {result['entries']} index entries, expected {count}")
+                    times, peak = result["times"], child.rss
+                p50s[who].append(statistics.median(times))
+                rss[who].append(peak)
+                self.log(f"  run {run + 1} {who}: p50 {statistics.median(times) * 1e3:.1f} ms")
+        row = {"name": f"egg index, {count} eggs, p50 of {requests} GETs (ms)", "format": "{:.1f}",
+               "note": "ours/reference: one client, keep-alive; curl: one process per GET, --compressed"}
+        for who in p50s:
+            if p50s[who]:
+                row[who] = median(p50s[who]) * 1e3
+                row[f"{who}_rss"] = median(rss[who])
+        self.rows.append(row)
+        self.figures["index_ms"] = {who: row.get(who) for who in p50s}
+
+    def bench_startup(self) -> None:
+        runs = self.options.startup_runs
+        self.log(f"start-up, {runs} runs each ...")
+        code = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
+        figures: dict[str, dict[str, Optional[float]]] = {}
+        for label, statement in (("import hatcher.api", "import hatcher.api"),
+                                 ("from hatcher.api import BroodClient", "from hatcher.api import BroodClient")):
+            ours = [float(run_child([sys.executable, "-c", code.format(statement)], env=self.clients.env,
+                                    cwd=self.workdir).stdout) for _ in range(runs)]
+            reference = [float(run_child([self.clients.reference_python, "-I", "-c", code.format(statement)],
+                                         env=self.clients.reference_env, cwd=self.workdir).stdout)
+                         for _ in range(runs)] if self.has_reference else []
+            figures[label] = {"ours": median(ours) * 1e3, "reference": median(reference) * 1e3 if reference else None}
+            self.rows.append({"name": f"`{label}`, in-process (ms)", "format": "{:.0f}", **figures[label]})
+        ours = [run_child([self.clients.hatcher, "--help"], env=self.clients.env, cwd=self.workdir).wall
+                for _ in range(runs)]
+        reference = [run_child([self.clients.reference_hatcher, "--help"], env=self.clients.reference_env,
+                               cwd=self.workdir).wall for _ in range(runs)] if self.has_reference else []
+        figures["hatcher --help"] = {"ours": median(ours) * 1e3,
+                                     "reference": median(reference) * 1e3 if reference else None}
+        self.rows.append({"name": "`hatcher --help`, process wall (ms)", "format": "{:.0f}",
+                          **figures["hatcher --help"]})
+        self.figures["startup"] = figures
+
+    # rows
+
+    @staticmethod
+    def summary(results: dict[str, list[Child]]) -> dict[str, dict[str, Optional[float]]]:
+        return {who: {"wall": median([child.wall for child in children]),
+                      "rss": median([child.rss for child in children])}
+                for who, children in results.items() if children}
+
+    def add_row(self, name: str, results: dict[str, list[Child]], note: str = "") -> None:
+        row: dict[str, Any] = {"name": name, "format": "{:.2f}", "note": note}
+        for who, children in results.items():
+            if children:
+                row[who] = median([child.wall for child in children])
+                row[f"{who}_rss"] = median([child.rss for child in children])
+        self.rows.append(row)
+
+    def add_op_row(self, name: str, results: dict[str, list[Child]]) -> None:
+        row: dict[str, Any] = {"name": name, "format": "{:.2f}"}
+        for who in ("ours", "reference"):
+            if results.get(who):
+                row[who] = median([child.json()["seconds"] for child in results[who]])
+        self.rows.append(row)
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ["operation", "ours", "ref 0.17.0", "curl", "ours/curl", "ours/ref", "RSS MiB ours/ref/curl"]
+    lines = []
+    for row in rows:
+        fmt = row.get("format", "{:.2f}")
+
+        def cell(value: Optional[float], fmt: str = fmt) -> str:
+            return fmt.format(value) if value is not None else "-"
+
+        rss = [row.get(f"{who}_rss") for who in ("ours", "reference", "curl")]
+        rss_text = "/".join(f"{value / MIB:.0f}" if value else "-" for value in rss) if any(rss) else ""
+        lines.append([row["name"], cell(row.get("ours")), cell(row.get("reference")), cell(row.get("curl")),
+                      ratio(row.get("ours"), row.get("curl")), ratio(row.get("ours"), row.get("reference")),
+                      rss_text])
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+
+    def render(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
+                         for i, cell in enumerate(cells)).rstrip()
+
+    rule = "  ".join("=" * width for width in widths)
+    return "\n".join([rule, render(header), rule, *[render(line) for line in lines], rule])
+
+
+def targets(figures: dict, quick: bool) -> list[tuple[str, Optional[bool], str]]:
+    """``(target, met, figure)`` for each target of issue 5 (met is None when not measured)."""
+    out: list[tuple[str, Optional[bool], str]] = []
+
+    def add(name: str, value: Optional[float], ok: Any, text: str) -> None:
+        out.append((name, None if value is None else bool(ok(value)), text.format(value) if value is not None
+                    else "not measured"))
+
+    up, down = figures.get("upload", {}), figures.get("download", {})
+    add("upload peak RSS <= 64 MiB", up.get("ours", {}).get("rss"), lambda v: v <= 64 * MIB, "")
+    out[-1] = (out[-1][0], out[-1][1], f"{up['ours']['rss'] / MIB:.1f} MiB" if up else "not measured")
+    upload_ratio = up["ours"]["wall"] / up["curl"]["wall"] if up else None
+    add("upload wall <= 1.25 x curl", upload_ratio, lambda v: v <= 1.25, "{:.2f} x curl")
+    download_ratio = down["ours"]["wall"] / down["curl"]["wall"] if down else None
+    add("download wall <= 1.1 x curl", download_ratio, lambda v: v <= 1.1, "{:.2f} x curl")
+    add("download peak RSS <= 64 MiB", down.get("ours", {}).get("rss"), lambda v: v <= 64 * MIB, "")
+    out[-1] = (out[-1][0], out[-1][1], f"{down['ours']['rss'] / MIB:.1f} MiB" if down else "not measured")
+    batch = figures.get("batch", {})
+    speedup = batch["reference"]["wall"] / batch["ours"]["wall"] if "reference" in batch else None
+    add("batch upload >= 5 x faster than the reference API one by one", speedup, lambda v: v >= 5,
+        "{:.2f} x faster")
+    cli_speedup = (batch["reference_cli"]["wall"] / batch["ours"]["wall"]) if "reference_cli" in batch else None
+    add("batch upload >= 5 x faster than the reference CLI one process per egg", cli_speedup, lambda v: v >= 5,
+        "{:.1f} x faster")
+    index = figures.get("index_ms", {})
+    server_index = index.get("curl")
+    add("server: index p50 <= 150 ms (curl)", server_index, lambda v: v <= 150, "{:.1f} ms")
+    add("server: index p50 <= 150 ms (our client)", index.get("ours"), lambda v: v <= 150, "{:.1f} ms")
+    add("server: upload ingest >= 300 MB/s (curl)", figures.get("ingest_mb_s"), lambda v: v >= 300, "{:.0f} MB/s")
+    startup = figures.get("startup", {})
+    add("`import hatcher.api` <= 60 ms", startup.get("import hatcher.api", {}).get("ours"), lambda v: v <= 60,
+        "{:.0f} ms")
+    add("`hatcher --help` <= 250 ms", startup.get("hatcher --help", {}).get("ours"), lambda v: v <= 250,
+        "{:.0f} ms")
+    return out
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            match = re.search(r"^model name\s*:\s*(.+)$", stream.read(), re.MULTILINE)
+            cpu = match.group(1).strip() if match else cpu
+    except OSError:
+        pass
+    memory = ""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as stream:
+            match = re.search(r"^MemTotal:\s*(\d+) kB", stream.read(), re.MULTILINE)
+            memory = f", {int(match.group(1)) / (1 << 20):.1f} GiB RAM" if match else ""
+    except OSError:
+        pass
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split(" (")[0]
+    return (f"{cpu}, {os.cpu_count()} CPUs{memory}; {platform_module.system()} {platform_module.release()}; "
+            f"Python {platform_module.python_version()}; {curl}")
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Small sizes: a smoke run of a minute or two.")
+    parser.add_argument("--runs", type=int, default=3, help="Runs per figure (the median is shown).")
+    parser.add_argument("--size-mib", type=int, help="Size of the big egg (default 1024; 64 with --quick).")
+    parser.add_argument("--batch", type=int, help="Number of small eggs (default 500; 50 with --quick).")
+    parser.add_argument("--index-eggs", type=int, help="Eggs in the index (default 20000; 2000 with --quick).")
+    parser.add_argument("--index-requests", type=int, help="GETs per index run (default 30; 10 with --quick).")
+    parser.add_argument("--startup-runs", type=int, help="Runs of each start-up figure (default 10).")
+    parser.add_argument("--reference-cli-runs", type=int,
+                        help="Runs of the reference CLI batch baseline, one process per egg (default 1; 0 skips).")
+    parser.add_argument("--jobs", type=int, default=4, help="--jobs of the batch upload.")
+    parser.add_argument("--no-reference", action="store_true", help="Skip the reference client.")
+    parser.add_argument("--reference-venv", help="Reference virtualenv directory (default: the conformance one).")
+    parser.add_argument("--only", action="append", choices=["upload", "download", "batch", "index", "startup"],
+                        help="Run only these benchmarks (repeatable).")
+    parser.add_argument("--workdir", help="Scratch directory (default: a fresh temporary one, removed at the end).")
+    parser.add_argument("--json", help="Also write the raw figures to this file.")
+    args = parser.parse_args(argv)
+    index = 1 if args.quick else 0
+    args.size = (args.size_mib << 20) if args.size_mib else SIZES["big"][index]
+    args.batch = args.batch or SIZES["batch"][index]
+    args.index_eggs = args.index_eggs or SIZES["index_eggs"][index]
+    args.index_requests = args.index_requests or SIZES["index_requests"][index]
+    args.startup_runs = args.startup_runs or SIZES["startup_runs"][index]
+    args.reference_cli_runs = 1 if args.reference_cli_runs is None else args.reference_cli_runs
+    args.only = set(args.only or ["upload", "download", "batch", "index", "startup"])
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    options = parse_args(argv)
+    if shutil.which("curl") is None:
+        print("curl is needed", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    reference_python = reference_hatcher = reference_env = None
+    if not options.no_reference:
+        reference = load_reference_module()
+        print("preparing the reference client 0.17.0 virtualenv ...", file=sys.stderr, flush=True)
+        venv = reference.ensure_reference_venv(options.reference_venv)
+        reference_python, reference_hatcher = reference.venv_python(venv), reference.venv_hatcher(venv)
+        reference_env = reference.reference_environment()
+
+    workdir = options.workdir or tempfile.mkdtemp(prefix="hatcher-bench-")
+    os.makedirs(workdir, exist_ok=True)
+    server = None
+    try:
+        from hatcher.artefacts.builders import build_egg
+
+        data_dir = os.path.join(workdir, "server-data")
+        fill = [sys.executable, "-m", "hatcher.server.bench_data", "--data-dir", data_dir, "--organization", ORG,
+                "--platform", PLATFORM, "--python-tag", TAG]
+        print(f"pre-filling an index of {options.index_eggs} eggs ...", file=sys.stderr, flush=True)
+        subprocess.run([*fill, "--repository", INDEX_REPO, "--count", str(options.index_eggs)], check=True,
+                       stdout=subprocess.DEVNULL, env=clean_environment())
+        server = Server(data_dir)
+        clients = Clients(workdir, reference_python, reference_hatcher, reference_env)
+        bench = Bench(options, server, clients, workdir)
+
+        if options.only & {"upload", "download"}:
+            big_dir = os.path.join(workdir, "big")
+            os.makedirs(big_dir, exist_ok=True)
+            print(f"building a {options.size / MIB:.0f} MiB egg ...", file=sys.stderr, flush=True)
+            egg = build_egg(big_dir, name="bigpkg", version="1.0.0", build=1, platform=PLATFORM, python_tag=TAG,
+                            payload_size=options.size)
+            if "upload" in options.only:
+                bench.bench_upload(egg)
+            if "download" in options.only:
+                bench.bench_download(egg)
+            shutil.rmtree(big_dir)
+        if "batch" in options.only:
+            small_dir = os.path.join(workdir, "small")
+            os.makedirs(small_dir, exist_ok=True)
+            eggs = [build_egg(small_dir, name=f"smallpkg{i:04d}", version="1.0.0", build=1, platform=PLATFORM,
+                              python_tag=TAG, payload_size=16 << 10) for i in range(options.batch)]
+            bench.bench_batch(eggs)
+            shutil.rmtree(small_dir)
+        if "index" in options.only:
+            bench.bench_index()
+        if "startup" in options.only:
+            bench.bench_startup()
+    finally:
+        if server is not None:
+            server.stop()
+        if not options.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    elapsed = time.perf_counter() - started
+    kind = "QUICK SMOKE RUN (small sizes; not the issue's conditions)" if options.quick else "full run"
+    print()
+    print(f"hatcher benchmarks, {kind}: median of {options.runs} runs; took {elapsed / 60:.1f} min")
+    print(f"machine: {machine()}")
+    print()
+    print(format_table(bench.rows))
+    for row in bench.rows:
+        if row.get("note"):
+            print(f"note ({row['name'].strip()}): {row['note']}")
+    print()
+    results = targets(bench.figures, options.quick)
+    for name, met, figure in results:
+        print(f"target: {name}: " + ("not measured" if met is None else f"{'MET' if met else 'NOT MET'} ({figure})"))
+    print("targets: " + "; ".join(f"{name}: {'-' if met is None else 'MET' if met else 'NOT MET'}"
+                                  for name, met, _ in results))
+    if options.json:
+        with open(options.json, "w", encoding="utf-8") as stream:
+            json.dump({"rows": bench.rows, "figures": bench.figures, "machine": machine(), "quick": options.quick,
+                       "targets": results}, stream, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
