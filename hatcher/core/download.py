@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Optional
 import requests
 import urllib3
 
+from hatcher.core.pipeline import consumer
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError, HatcherException
 
 #: Bytes read from the network (and written to disk) at a time.
@@ -144,6 +145,20 @@ class ResumableDownload:
             if not self._file.closed:
                 self._file.close()
 
+    def _receive(self, digest: Any) -> Iterator[int]:
+        """Stream the current response to the file; hashing and writing run beside the network reads."""
+        remaining = self.length - self.offset if self.length else None
+
+        def store(chunk: bytes) -> None:
+            self._file.write(chunk)
+            digest.update(chunk)
+
+        with consumer(store, remaining) as sink:
+            for chunk in self._response.iter_content(CHUNK_SIZE):
+                sink.put(chunk)
+                self.offset += len(chunk)
+                yield len(chunk)
+
     def _transfer(self) -> Iterator[int]:
         digest = _hash_file(self._file, self.offset)
         self._file.seek(self.offset)
@@ -152,11 +167,7 @@ class ResumableDownload:
         resumes = 0
         while True:
             try:
-                for chunk in self._response.iter_content(CHUNK_SIZE):
-                    self._file.write(chunk)
-                    digest.update(chunk)
-                    self.offset += len(chunk)
-                    yield len(chunk)
+                yield from self._receive(digest)
                 break
             except _BROKEN:
                 resumes += 1

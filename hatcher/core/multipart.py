@@ -15,11 +15,16 @@ import os
 import uuid
 from typing import Any, Callable, Iterator
 
+from hatcher.core.pipeline import consumer
 from hatcher.errors import HatcherException
 
 #: Bytes read from disk (and handed to the socket) at a time.
 CHUNK_SIZE = 1 << 20
 _PLACEHOLDER = "0" * 64
+
+
+def _ignore(chunk: bytes) -> None:
+    """A consumer for a body whose sha256 is already known."""
 
 
 def _quote(filename: str) -> str:
@@ -81,16 +86,16 @@ class MultipartUpload:
         digest = hashlib.sha256() if self._hash else None
         sent = 0
         yield self._head
-        with open(self.path, "rb") as stream:
+        # Hashing runs beside the socket sends (both release the GIL) for large files.
+        with open(self.path, "rb") as stream, consumer(digest.update if digest else _ignore, self.size) as hasher:
             while True:
                 chunk = stream.read(CHUNK_SIZE)
                 if not chunk:
                     break
-                if digest is not None:
-                    digest.update(chunk)
                 sent += len(chunk)
                 if sent > self.size:
                     break
+                hasher.put(chunk)
                 yield chunk
                 if self.progress is not None:
                     self.progress(len(chunk))
