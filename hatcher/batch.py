@@ -13,22 +13,42 @@ This is what ``hatcher eggs batch-upload`` does::
             print(path, error)
 
 A failing file does not stop the others; when any file failed, nothing is indexed.
+
+Small eggs (under :data:`OPTIMISTIC_MAX_SIZE`) are uploaded *optimistically*: sent at once,
+and only when the server refuses one as a duplicate is its metadata fetched to tell an
+identical egg (skipped) from a different one (checksum mismatch). That is the outcome of
+upload verification (verify first, then upload) with one request less per new egg; bigger
+eggs are verified first, so that a re-run does not send them again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import attr
 import requests
+from requests.adapters import HTTPAdapter
 
 from hatcher.core.utils import EggMetadata, upload_verify
 from hatcher.errors import BroodHTTPError, HatcherException
 
 __all__ = ["BatchResult", "batch_upload_eggs", "is_batch_fatal"]
+
+logger = logging.getLogger(__name__)
+
+#: The default number of uploads in flight (``--jobs``). Small eggs cost the client and the
+#: server little CPU each and mostly wait on round trips, so a few connections in parallel
+#: pay off even on two cores; more buy nothing measurable (docs/performance.rst).
+DEFAULT_JOBS = 4
+
+#: Eggs smaller than this many bytes are uploaded optimistically (sent first, looked up on the
+#: server only when it refuses them as duplicates); bigger ones are looked up first.
+OPTIMISTIC_MAX_SIZE = 1 << 20
 
 #: Seconds between two verification rounds (a module attribute so that tests can shorten it).
 ROUND_INTERVAL = 1.0
@@ -100,15 +120,80 @@ def _unique(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     return list(seen.values())
 
 
+def _lookup(platform: Any, metadata: EggMetadata) -> dict[str, Any]:
+    return platform.egg_metadata(metadata.python_tag, metadata.name, metadata.full_version)
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """An upload refused for this file (e.g. 409: already there), not for the whole batch."""
+    return (isinstance(exc, BroodHTTPError) and exc.status_code is not None and 400 <= exc.status_code < 500
+            and exc.status_code not in FATAL_STATUSES)
+
+
 def _upload_one(platform: Any, path: str, overwrite: bool) -> tuple[EggMetadata, bool]:
-    """Upload one egg without enabling it; return its metadata and whether it was sent."""
+    """Upload one egg without enabling it; return its metadata and whether it was sent.
+
+    The outcome is that of upload verification: an identical egg already on the server is
+    not sent again (False), a different one raises :class:`ChecksumMismatchError`. Small
+    eggs are sent first and looked up only when the server refuses them.
+    """
     metadata = EggMetadata.from_file(path)
-    sent = upload_verify(
-        path, metadata,
-        lambda: platform.egg_metadata(metadata.python_tag, metadata.name, metadata.full_version),
-        lambda: platform.upload_egg(path, overwrite=overwrite, enabled=False, verify=False),
-        verify=True, overwrite=overwrite)
-    return metadata, sent
+
+    def upload() -> None:
+        platform.upload_egg(path, overwrite=overwrite, enabled=False, verify=False)
+
+    if overwrite or os.path.getsize(path) >= OPTIMISTIC_MAX_SIZE:
+        sent = upload_verify(path, metadata, lambda: _lookup(platform, metadata), upload,
+                             verify=True, overwrite=overwrite)
+        return metadata, sent
+    try:
+        upload()
+    except BroodHTTPError as exc:
+        if not _is_refusal(exc):
+            raise
+        refusal = exc
+
+        def refused() -> None:  # Not on the server after all: the refusal was for another reason.
+            raise refusal
+
+        # Same sha256: skipped (False); different: ChecksumMismatchError; 404: the refusal itself.
+        return metadata, upload_verify(path, metadata, lambda: _lookup(platform, metadata), refused,
+                                       verify=True, overwrite=False)
+    return metadata, True
+
+
+@contextlib.contextmanager
+def _connection_pool(platform: Any, jobs: int) -> Iterator[None]:
+    """Keep ``jobs`` keep-alive connections to the server for the time of the batch.
+
+    The client's session keeps 16 connections per host (``BroodURLHandler.from_auth``); with
+    more jobs, the surplus connections would be opened and dropped for every request. So a
+    bigger pool, with the same retries, is mounted for the server's URL for the batch only.
+    """
+    handler = getattr(platform, "_url_handler", None)
+    session = getattr(handler, "session", None)
+    if not isinstance(session, requests.Session):
+        yield
+        return
+    prefix = handler.base_url + "/"
+    adapter = session.get_adapter(prefix)
+    if getattr(adapter, "_pool_maxsize", jobs) >= jobs:
+        yield
+        return
+    if type(adapter) is not HTTPAdapter:  # A custom adapter: it is not ours to replace.
+        logger.warning("The session's connection pool (%s) is smaller than jobs=%d: some connections "
+                       "will not be reused", adapter._pool_maxsize, jobs)
+        yield
+        return
+    bigger = HTTPAdapter(max_retries=adapter.max_retries, pool_connections=1, pool_maxsize=jobs,
+                         pool_block=getattr(adapter, "_pool_block", False))
+    session.mount(prefix, bigger)
+    try:
+        yield
+    finally:
+        if session.adapters.get(prefix) is bigger:
+            del session.adapters[prefix]
+        bigger.close()
 
 
 def _run_all(executor: ThreadPoolExecutor, function: Callable[[str], Any], paths: list[str],
@@ -144,30 +229,52 @@ def _is_visible(platform: Any, metadata: EggMetadata) -> bool:
     return True
 
 
-def _verify(executor: ThreadPoolExecutor, platform: Any, eggs: list[EggMetadata], rounds: int) -> Optional[int]:
-    """Wait until every egg is visible on the server; the zero-based round that found none left."""
-    remaining = list(eggs)
+def _verify(executor: ThreadPoolExecutor, platform: Any, unconfirmed: list[EggMetadata], total: int,
+            rounds: int) -> Optional[int]:
+    """Wait until every egg is visible on the server; the zero-based round that found none left.
+
+    ``unconfirmed`` are the eggs to look up (the ``total`` less those whose metadata was
+    already read from the server during the upload). The first round starts at once; the
+    rounds are one second apart, and no round is waited for when nothing is left for it.
+    The numbering is that of the reference client, which looks up every egg again: a
+    round that confirms the last eggs is followed by one that finds nothing left, and the
+    last allowed round cannot conclude (it times out).
+    """
+    if not total:
+        return 0 if rounds > 0 else None
+    remaining = list(unconfirmed)
     for attempt in range(rounds):
+        if remaining:
+            visible = list(executor.map(lambda egg: _is_visible(platform, egg), remaining))
+            remaining = [egg for egg, seen in zip(remaining, visible) if not seen]
+        if attempt + 1 == rounds:
+            break
         if not remaining:
-            return attempt
-        visible = list(executor.map(lambda egg: _is_visible(platform, egg), remaining))
-        remaining = [egg for egg, seen in zip(remaining, visible) if not seen]
-        if attempt + 1 < rounds:
-            sleep(ROUND_INTERVAL)
+            return attempt + 1
+        sleep(ROUND_INTERVAL)
     return None
 
 
 def batch_upload_eggs(platform: Any, paths: Sequence[str | os.PathLike[str]], overwrite: bool = False,
-                      jobs: int = 4, index: bool = True, index_timeout: int = 10,
+                      jobs: int = DEFAULT_JOBS, index: bool = True, index_timeout: int = 10,
                       progress: Optional[FileProgress] = None) -> BatchResult:
     """Upload eggs in parallel without indexing them, then verify and index them all at once.
 
     Every egg is read and validated locally, then uploaded with ``enabled=False`` and
-    upload verification (an egg the server already holds with the same sha256 is not sent
-    again; one with different content is a failure unless ``overwrite``). A failing egg does
-    not stop the others. When every egg is in, and ``index`` is true, the eggs are looked up
-    on the server in up to ``index_timeout`` rounds (one second apart) until all are visible,
-    then indexed with one :meth:`~hatcher.core.repository.SinglePlatformRepository.reindex`.
+    upload verification: an egg the server already holds with the same sha256 is not sent
+    again (skipped); one with different content is a failure
+    (:class:`~hatcher.errors.ChecksumMismatchError`) unless ``overwrite``. Eggs under
+    :data:`OPTIMISTIC_MAX_SIZE` (1 MiB) are sent straight away and looked up on the server
+    only when it refuses them (a 4xx other than 401, 403 and 404, e.g. 409): one request
+    less per new egg. Bigger eggs are looked up first, so that nothing big is sent twice.
+    A failing egg does not stop the others. The ``jobs`` uploads in flight share the
+    client's session over that many pooled keep-alive connections (the pool is enlarged
+    for the batch when ``jobs`` exceeds the session's 16).
+
+    When every egg is in, and ``index`` is true, the eggs sent are looked up on the server
+    (in the same threads, at once, then in rounds one second apart, up to ``index_timeout``
+    rounds) until all are visible; the skipped ones were seen during the upload. Then all
+    are indexed with one :meth:`~hatcher.core.repository.SinglePlatformRepository.reindex`.
     Nothing is indexed when any egg failed or the rounds ran out.
 
     Parameters
@@ -178,9 +285,9 @@ def batch_upload_eggs(platform: Any, paths: Sequence[str | os.PathLike[str]], ov
     paths : sequence of str
         Local egg files (duplicates are uploaded once).
     overwrite : bool
-        Replace eggs the server already holds.
+        Replace eggs the server already holds (every egg is then sent, without a lookup).
     jobs : int
-        Number of uploads in flight at a time (at least 1).
+        Number of uploads in flight at a time (at least 1; default :data:`DEFAULT_JOBS`).
     index : bool
         Verify and index the eggs at the end.
     index_timeout : int
@@ -207,24 +314,29 @@ def batch_upload_eggs(platform: Any, paths: Sequence[str | os.PathLike[str]], ov
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     paths = _unique(paths)
     result = BatchResult(paths, index_timeout=index_timeout)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hatcher-batch") as executor:
+    with _connection_pool(platform, jobs), \
+            ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hatcher-batch") as executor:
         futures = _run_all(executor, lambda path: _upload_one(platform, path, overwrite), paths, progress)
-        eggs = []
+        sent_eggs, total = [], 0
         for path, future in futures.items():
             error = future.exception()
             if error is None:
                 metadata, sent = future.result()
-                eggs.append(metadata)
-                (result.uploaded if sent else result.skipped).append(path)
+                total += 1
+                if sent:
+                    sent_eggs.append(metadata)
+                    result.uploaded.append(path)
+                else:
+                    result.skipped.append(path)
             elif isinstance(error, (HatcherException, OSError, requests.RequestException)):
                 result.failures[path] = error
             else:
                 raise error
         if not index or result.failures:
             return result
-        verified_after = _verify(executor, platform, eggs, index_timeout)
-    if verified_after is None:
-        return attr.evolve(result, timed_out=True)
-    if paths:  # The server refuses an empty re-index request: there is nothing to index.
-        platform.reindex(paths)
+        verified_after = _verify(executor, platform, sent_eggs, total, index_timeout)
+        if verified_after is None:
+            return attr.evolve(result, timed_out=True)
+        if paths:  # The server refuses an empty re-index request: there is nothing to index.
+            platform.reindex(paths)
     return attr.evolve(result, verified_after=verified_after, indexed=bool(paths))

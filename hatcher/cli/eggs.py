@@ -140,8 +140,8 @@ def _count(number: int) -> str:
 @click.option("--index/--no-index", default=True, show_default=True, help="Index the uploaded eggs at the end.")
 @click.option("--index_timeout", "index_timeout", type=int, default=10, show_default=True,
               help="Number of verification rounds (one second apart) before indexing.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Number of uploads in parallel.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True,  # hatcher.batch.DEFAULT_JOBS
+              help="Number of uploads in parallel, over as many keep-alive connections.")
 @json_option
 @pass_options
 def batch_upload(options: GlobalOptions, organization: str, repository: str, platform: str,
@@ -149,11 +149,15 @@ def batch_upload(options: GlobalOptions, organization: str, repository: str, pla
                  as_json: bool) -> None:
     """Upload the files EGGS to PLATFORM in parallel, then index them all at once.
 
-    Prints the upload context, uploads every egg without indexing it (an egg the server
-    already holds with the same content is skipped), then, with ``--index``, waits until
-    every egg is visible on the server and updates the index. A failing egg does not stop
-    the others: the failures are listed at the end, nothing is indexed and the exit status
-    is 1. The exit status is also 1 when the eggs are not all visible in time.
+    Prints the upload context, uploads every egg without indexing it, JOBS at a time (an
+    egg the server already holds with the same content is skipped; one with different
+    content fails unless --force), then, with ``--index``, waits until every egg sent is
+    visible on the server (the first round at once, then one second apart) and updates
+    the index. Eggs under 1 MiB are sent without a lookup first: the server's refusal of
+    a duplicate triggers the checksum comparison; bigger eggs are looked up first. A
+    failing egg does not stop the others: the failures are listed at the end, nothing is
+    indexed and the exit status is 1. The exit status is also 1 when the eggs are not all
+    visible in time.
 
     JSON: ``{"uploaded": [file, ...], "skipped": [file, ...], "failed": [{"file": file,
     "error": message}, ...], "verified_after": <round or null>, "index_timeout": N,

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from hatcher.artefacts.builders import build_egg
-from hatcher.batch import BatchResult, batch_upload_eggs
+from hatcher.batch import BatchResult, _connection_pool, batch_upload_eggs
+from hatcher.core.utils import compute_sha256
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError, InvalidEgg
 
 pytest.importorskip("fastapi")
@@ -59,7 +60,7 @@ def test_every_egg_arrives_and_is_indexed_once(platform, tmp_path, sleeps):
     assert isinstance(result, BatchResult) and result.ok
     assert sorted(result.uploaded) == sorted(paths) and result.skipped == [] and result.failures == {}
     assert (result.verified_after, result.indexed, result.timed_out) == (1, True, False)
-    assert sleeps == [1.0]
+    assert sleeps == []  # round 0 saw every egg: round 1 has nothing left to look up, no need to wait for it
     assert sum(done) == 24
     assert sorted(entry["name"] for entry in platform.list_eggs("cp38")) == [f"pkg{i:03d}-1.0-1.egg" for i in range(24)]
 
@@ -166,9 +167,135 @@ def test_verification_rounds_wait_until_every_egg_is_visible(tmp_path, sleeps):
     server = SlowServer(delay=2)
     result = batch_upload_eggs(server, paths, index_timeout=10)
     assert (result.verified_after, result.indexed) == (3, True)
-    assert sleeps == [1.0, 1.0, 1.0]
+    assert sleeps == [1.0, 1.0]  # before rounds 1 and 2; round 3 (nothing left) is not waited for
     assert server.reindexed == [paths]
     late = SlowServer(delay=5)
     result = batch_upload_eggs(late, paths, index_timeout=4)
     assert (result.timed_out, result.indexed, late.reindexed) == (True, False, [])
-    assert sleeps[3:] == [1.0, 1.0, 1.0]  # between the four rounds, not after the last
+    assert sleeps[2:] == [1.0, 1.0, 1.0]  # between the four rounds, not after the last
+
+
+# -- optimistic uploads of small eggs -------------------------------------------------------------------
+
+
+class RecordingServer:
+    """A stand-in platform that records its requests: ``("POST", name)``, ``("GET", name)``.
+
+    It refuses (``refusal``, 409 by default) the upload of an egg it already holds, as Brood
+    does without ``overwrite``; ``held`` maps egg names to the sha256 already on the server.
+    """
+
+    def __init__(self, held: dict[str, str] | None = None, refusal: int = 409, refuse_all: bool = False) -> None:
+        self.held = dict(held or {})
+        self.refusal = refusal
+        self.refuse_all = refuse_all
+        self.requests: list[tuple[str, str]] = []
+        self.reindexed: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _name(path: str) -> str:
+        return path.rsplit("/", 1)[-1].split("-")[0]
+
+    def egg_metadata(self, python_tag: str, name: str, version: str) -> dict[str, str]:
+        with self.lock:
+            self.requests.append(("GET", name))
+            if name not in self.held:
+                raise BroodHTTPError("404", error_message="Not Found", response=_response(404))
+            return {"sha256": self.held[name]}
+
+    def upload_egg(self, path: str, overwrite: bool, enabled: bool, verify: bool) -> None:
+        assert (enabled, verify) == (False, False)
+        name = self._name(path)
+        with self.lock:
+            self.requests.append(("POST", name))
+            if name in self.held and not overwrite or self.refuse_all:
+                raise BroodHTTPError(str(self.refusal), error_message="refused",
+                                     response=_response(self.refusal))
+            self.held[name] = compute_sha256(path)
+
+    def reindex(self, paths: list[str]) -> None:
+        self.reindexed.append(paths)
+
+
+def test_a_new_small_egg_is_sent_without_a_lookup_first(tmp_path, sleeps):
+    paths = eggs(tmp_path, 3)
+    server = RecordingServer()
+    result = batch_upload_eggs(server, paths, jobs=2)
+    assert result.ok and result.uploaded == paths and result.verified_after == 1
+    for name in ("pkg000", "pkg001", "pkg002"):  # one upload, then one visibility lookup, nothing else
+        assert [method for method, egg in server.requests if egg == name] == ["POST", "GET"]
+    assert server.requests.index(("GET", "pkg000")) > max(server.requests.index(("POST", n))
+                                                          for n in ("pkg000", "pkg001", "pkg002"))
+    assert server.reindexed == [paths] and sleeps == []
+
+
+@pytest.mark.parametrize("refusal", [409, 400, 422])
+def test_an_identical_small_egg_refused_as_a_duplicate_is_skipped(tmp_path, sleeps, refusal):
+    paths = eggs(tmp_path, 2)
+    server = RecordingServer(held={"pkg000": compute_sha256(paths[0])}, refusal=refusal)
+    result = batch_upload_eggs(server, paths)
+    assert result.ok and result.skipped == [paths[0]] and result.uploaded == [paths[1]]
+    # refused, looked up (same sha256): skipped, and already seen on the server (no visibility lookup)
+    assert [method for method, egg in server.requests if egg == "pkg000"] == ["POST", "GET"]
+    assert [method for method, egg in server.requests if egg == "pkg001"] == ["POST", "GET"]
+    assert server.reindexed == [paths]
+
+
+def test_a_different_small_egg_is_a_checksum_mismatch_of_that_file_only(tmp_path, sleeps):
+    paths = eggs(tmp_path, 3)
+    server = RecordingServer(held={"pkg001": "0" * 64})
+    result = batch_upload_eggs(server, paths, jobs=1)
+    assert list(result.failures) == [paths[1]]
+    assert isinstance(result.failures[paths[1]], ChecksumMismatchError)
+    assert "different content" in str(result.failures[paths[1]])
+    assert result.uploaded == [paths[0], paths[2]] and result.skipped == []
+    assert (result.indexed, server.reindexed, server.held["pkg001"]) == (False, [], "0" * 64)
+
+
+def test_a_refusal_for_another_reason_is_that_file_s_failure(tmp_path, sleeps):
+    paths = eggs(tmp_path, 1)
+    server = RecordingServer(refusal=400, refuse_all=True)  # refused, yet not on the server: the refusal is the error
+    result = batch_upload_eggs(server, paths)
+    assert isinstance(result.failures[paths[0]], BroodHTTPError)
+    assert result.failures[paths[0]].status_code == 400
+    assert server.requests == [("POST", "pkg000"), ("GET", "pkg000")]
+
+
+def test_big_eggs_and_overwrite_are_verified_first(tmp_path, sleeps, monkeypatch):
+    paths = eggs(tmp_path, 2)
+    monkeypatch.setattr("hatcher.batch.OPTIMISTIC_MAX_SIZE", 1)  # every egg is "big"
+    server = RecordingServer(held={"pkg001": compute_sha256(paths[1])})
+    result = batch_upload_eggs(server, paths, jobs=1)
+    assert result.ok and result.uploaded == [paths[0]] and result.skipped == [paths[1]]
+    assert server.requests == [("GET", "pkg000"), ("POST", "pkg000"), ("GET", "pkg001"), ("GET", "pkg000")]
+    monkeypatch.undo()
+    forced = RecordingServer(held={"pkg000": "0" * 64})
+    result = batch_upload_eggs(forced, paths[:1], overwrite=True)
+    assert result.ok and result.uploaded == paths[:1]
+    assert forced.requests == [("POST", "pkg000"), ("GET", "pkg000")]
+
+
+def test_more_jobs_than_the_session_pools_get_a_bigger_pool_for_the_batch(brood, platform, tmp_path, sleeps,
+                                                                          caplog):
+    session = platform._url_handler.session
+    prefix = platform._url_handler.base_url + "/"
+    before = session.get_adapter(prefix)
+    assert before._pool_maxsize == 16
+    with _connection_pool(platform, 8):
+        assert session.get_adapter(prefix) is before
+    with _connection_pool(platform, 40):
+        bigger = session.get_adapter(prefix)
+        assert bigger is not before and bigger._pool_maxsize == 40 and bigger.max_retries is before.max_retries
+    assert session.get_adapter(prefix) is before and prefix not in session.adapters
+    caplog.set_level("WARNING", logger="urllib3")
+    result = batch_upload_eggs(platform, eggs(tmp_path, 60), jobs=24)
+    assert result.ok and len(result.uploaded) == 60
+    assert "Connection pool is full" not in caplog.text
+
+
+def test_the_command_line_default_of_jobs_is_the_api_s():
+    from hatcher.batch import DEFAULT_JOBS
+    from hatcher.cli.eggs import batch_upload
+
+    assert next(p.default for p in batch_upload.params if p.name == "jobs") == DEFAULT_JOBS
