@@ -146,16 +146,16 @@ class ResumableDownload:
                 self._file.close()
 
     def _receive(self, digest: Any) -> Iterator[int]:
-        """Stream the current response to the file; hashing and writing run beside the network reads."""
+        """Stream the current response to the file.
+
+        For a large transfer, writing and hashing each run in a thread of their own, beside
+        the network reads (all three release the GIL).
+        """
         remaining = self.length - self.offset if self.length else None
-
-        def store(chunk: bytes) -> None:
-            self._file.write(chunk)
-            digest.update(chunk)
-
-        with consumer(store, remaining) as sink:
+        with consumer(self._file.write, remaining) as writer, consumer(digest.update, remaining) as hasher:
             for chunk in self._response.iter_content(CHUNK_SIZE):
-                sink.put(chunk)
+                writer.put(chunk)
+                hasher.put(chunk)
                 self.offset += len(chunk)
                 yield len(chunk)
 
