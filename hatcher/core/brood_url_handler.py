@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hatcher.core.download import ResumableDownload
+from hatcher.core.download import ResumableDownload, content_length, file_digest
 from hatcher.core.multipart import MultipartUpload
 from hatcher.core.url_templates import display_url, split_base_url
 from hatcher.errors import BroodHTTPError, MissingFilenameError
@@ -140,22 +139,6 @@ def _filename_from_response(response: requests.Response) -> str:
     except MissingFilenameError:
         response.close()
         raise
-
-
-def _content_length(response: requests.Response) -> int:
-    try:
-        return int(response.headers.get("Content-Length", 0))
-    except ValueError:
-        return 0
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The hex sha256 of a file, read in fixed-size chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fp:
-        for chunk in iter(lambda: fp.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class BroodURLHandler:
@@ -327,12 +310,12 @@ class BroodURLHandler:
         length = 0
         if filename is None:
             response = self._stream(path)
-            length = _content_length(response)
+            length = content_length(response)
             filename = _filename_from_response(response)
         elif os.path.basename(filename) != filename or filename in ("", ".", ".."):
             raise ValueError(f"filename must be a plain file name, not a path: {filename!r}")
         target = os.path.join(os.fspath(destination_directory), filename)
-        if expected_sha256 is not None and os.path.isfile(target) and file_sha256(target) == expected_sha256:
+        if expected_sha256 is not None and os.path.isfile(target) and file_digest(target) == expected_sha256:
             if response is not None:
                 response.close()
             return length, iter([length])

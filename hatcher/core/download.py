@@ -48,11 +48,20 @@ def _lock(stream: Any, target: str) -> None:
         raise HatcherException(f"Another download of {target} is in progress") from None
 
 
-def _content_length(response: requests.Response) -> int:
+def content_length(response: requests.Response) -> int:
     try:
         return int(response.headers.get("Content-Length", 0))
     except ValueError:
         return 0
+
+
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256", block_size: int = CHUNK_SIZE) -> str:
+    """The hex digest of a file, read ``block_size`` bytes at a time."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(block_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _hash_file(stream: Any, size: int) -> Any:
@@ -100,7 +109,7 @@ class ResumableDownload:
         if response is None:
             response = self._open()
         else:
-            self._total = _content_length(response) or None
+            self._total = content_length(response) or None
         self._response = response
         #: The size of the whole file (0 when the server did not say).
         self.length = self._total or 0
@@ -128,7 +137,7 @@ class ResumableDownload:
                 response.close()
             self._restart()
         response = self.open_stream({})
-        self._total = _content_length(response) or None
+        self._total = content_length(response) or None
         return response
 
     def _restart(self) -> None:

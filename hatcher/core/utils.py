@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import time
 import warnings
@@ -18,7 +17,7 @@ from hatcher.artefacts import runtime as _runtime
 from hatcher.artefacts.platforms import underscore_platform
 from hatcher.artefacts.tags import python_tag, python_tag_name, v0_runtime_python_tag
 from hatcher.artefacts.versions import EnpkgVersion, pep440_sort_key
-from hatcher.core.download import replace_file
+from hatcher.core.download import file_digest, replace_file
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError
 
 __all__ = [
@@ -31,22 +30,14 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _file_digest(filename: str | os.PathLike[str], algorithm: str, block_size: int) -> str:
-    digest = hashlib.new(algorithm)
-    with open(filename, "rb") as fp:
-        for block in iter(lambda: fp.read(block_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def compute_sha256(filename: str | os.PathLike[str], block_size: int = 1 << 20) -> str:
     """The hex sha256 of a file, read ``block_size`` bytes at a time."""
-    return _file_digest(filename, "sha256", block_size)
+    return file_digest(filename, "sha256", block_size)
 
 
 def compute_md5(filename: str | os.PathLike[str], block_size: int = 1 << 20) -> str:
     """The hex md5 of a file, read ``block_size`` bytes at a time."""
-    return _file_digest(filename, "md5", block_size)
+    return file_digest(filename, "md5", block_size)
 
 
 def hatcher_user_agent() -> str:

@@ -16,6 +16,7 @@ from hatcher.artefacts.runtime import RuntimeV0Info, RuntimeV1Info
 from hatcher.artefacts.tags import compatible_egg_tags, normalize_python_tag
 from hatcher.errors import HatcherException
 from hatcher.server.db import MAX_NAME_LENGTH
+from hatcher.server.deps import check_fields
 from hatcher.server.errors import ApiError
 
 EGG, RUNTIME_V0, RUNTIME, APP, BUNDLE = "egg", "runtime_v0", "runtime", "app", "bundle"
@@ -113,29 +114,10 @@ def parse_data(raw: Optional[bytes], kind: str) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"The 'data' part is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "The 'data' part must be a JSON object")
-    required = DATA_KEYS[kind]
-    optional = _OPTIONAL_DATA_KEYS.get(kind, {})
-    missing = sorted(set(required) - set(data))
-    extra = sorted(set(data) - set(required) - set(optional))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(repr(k) for k in missing))
-        if extra:
-            parts.append("unexpected " + ", ".join(repr(k) for k in extra))
-        raise ApiError(400, f"Invalid 'data' part: {'; '.join(parts)} (expected exactly "
-                            f"{', '.join(repr(k) for k in required)})")
-    for key, expected in {**required, **optional}.items():
-        if key not in data:
-            continue
-        value = data[key]
-        if key == "bundle_build" and isinstance(value, str) and value.isdigit() and value.isascii():
-            data[key] = value = int(value)  # hatcher 0.11.x sent the build as a string
-        if isinstance(value, bool) or not isinstance(value, expected):
-            kind_name = "a string" if expected is str else "an integer"
-            raise ApiError(400, f"Invalid 'data' part: {key!r} must be {kind_name}, got {value!r}")
+    build = data.get("bundle_build") if kind == BUNDLE and isinstance(data, dict) else None
+    if isinstance(build, str) and build.isdigit() and build.isascii():
+        data["bundle_build"] = int(build)  # hatcher 0.11.x sent the build as a string
+    check_fields(data, DATA_KEYS[kind], _OPTIONAL_DATA_KEYS.get(kind), what="'data' part")
     if not _SHA256_RE.match(data["sha256"]):
         raise ApiError(400, f"Invalid 'data' part: 'sha256' is not a hex SHA-256: {data['sha256'][:80]!r}")
     data["sha256"] = data["sha256"].lower()
