@@ -34,6 +34,7 @@ import attr
 import requests
 from requests.adapters import HTTPAdapter
 
+from hatcher.core.brood_url_handler import UploadReceipt
 from hatcher.core.utils import EggMetadata, upload_verify
 from hatcher.errors import BroodHTTPError, HatcherException
 
@@ -130,22 +131,22 @@ def _is_refusal(exc: BaseException) -> bool:
             and exc.status_code not in FATAL_STATUSES)
 
 
-def _upload_one(platform: Any, path: str, overwrite: bool) -> tuple[EggMetadata, bool]:
-    """Upload one egg without enabling it; return its metadata and whether it was sent.
+def _upload_one(platform: Any, path: str, overwrite: bool) -> tuple[EggMetadata, Optional[UploadReceipt]]:
+    """Upload one egg without enabling it; return its metadata and the upload's receipt (None: not sent).
 
     The outcome is that of upload verification: an identical egg already on the server is
-    not sent again (False), a different one raises :class:`ChecksumMismatchError`. Small
+    not sent again (None), a different one raises :class:`ChecksumMismatchError`. Small
     eggs are sent first and looked up only when the server refuses them.
     """
     metadata = EggMetadata.from_file(path)
+    receipts: list[UploadReceipt] = []
 
     def upload() -> None:
-        platform.upload_egg(path, overwrite=overwrite, enabled=False, verify=False)
+        receipts.append(platform._send_egg(metadata, overwrite=overwrite, enabled=False))
 
     if overwrite or os.path.getsize(path) >= OPTIMISTIC_MAX_SIZE:
-        sent = upload_verify(path, metadata, lambda: _lookup(platform, metadata), upload,
-                             verify=True, overwrite=overwrite)
-        return metadata, sent
+        upload_verify(path, metadata, lambda: _lookup(platform, metadata), upload, verify=True, overwrite=overwrite)
+        return metadata, (receipts[0] if receipts else None)
     try:
         upload()
     except BroodHTTPError as exc:
@@ -156,10 +157,10 @@ def _upload_one(platform: Any, path: str, overwrite: bool) -> tuple[EggMetadata,
         def refused() -> None:  # Not on the server after all: the refusal was for another reason.
             raise refusal
 
-        # Same sha256: skipped (False); different: ChecksumMismatchError; 404: the refusal itself.
-        return metadata, upload_verify(path, metadata, lambda: _lookup(platform, metadata), refused,
-                                       verify=True, overwrite=False)
-    return metadata, True
+        # Same sha256: skipped (None); different: ChecksumMismatchError; 404: the refusal itself.
+        upload_verify(path, metadata, lambda: _lookup(platform, metadata), refused, verify=True, overwrite=False)
+        return metadata, None
+    return metadata, receipts[0]
 
 
 @contextlib.contextmanager
@@ -271,10 +272,14 @@ def batch_upload_eggs(platform: Any, paths: Sequence[str | os.PathLike[str]], ov
     client's session over that many pooled keep-alive connections (the pool is enlarged
     for the batch when ``jobs`` exceeds the session's 16).
 
-    When every egg is in, and ``index`` is true, the eggs sent are looked up on the server
-    (in the same threads, at once, then in rounds one second apart, up to ``index_timeout``
-    rounds) until all are visible; the skipped ones were seen during the upload. Then all
-    are indexed with one :meth:`~hatcher.core.repository.SinglePlatformRepository.reindex`.
+    When every egg is in, and ``index`` is true, the eggs are verified: those whose upload
+    the server did not confirm are looked up on the server (in the same threads, at once,
+    then in rounds one second apart, up to ``index_timeout`` rounds) until all are visible.
+    An upload is confirmed by a ``201 Created`` answer that describes the stored egg with
+    the sha256 sent (:attr:`~hatcher.core.brood_url_handler.UploadReceipt.confirms_stored`,
+    as the embedded server answers); the skipped eggs were seen during the upload. A Brood
+    that processes uploads later gets the reference client's polling. Then all are indexed
+    with one :meth:`~hatcher.core.repository.SinglePlatformRepository.reindex` request.
     Nothing is indexed when any egg failed or the rounds ran out.
 
     Parameters
@@ -317,26 +322,28 @@ def batch_upload_eggs(platform: Any, paths: Sequence[str | os.PathLike[str]], ov
     with _connection_pool(platform, jobs), \
             ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hatcher-batch") as executor:
         futures = _run_all(executor, lambda path: _upload_one(platform, path, overwrite), paths, progress)
-        sent_eggs, total = [], 0
+        unconfirmed: list[EggMetadata] = []
+        eggs: list[EggMetadata] = []
         for path, future in futures.items():
             error = future.exception()
             if error is None:
-                metadata, sent = future.result()
-                total += 1
-                if sent:
-                    sent_eggs.append(metadata)
-                    result.uploaded.append(path)
-                else:
+                metadata, receipt = future.result()
+                eggs.append(metadata)
+                if receipt is None:
                     result.skipped.append(path)
+                else:
+                    result.uploaded.append(path)
+                    if not receipt.confirms_stored:
+                        unconfirmed.append(metadata)
             elif isinstance(error, (HatcherException, OSError, requests.RequestException)):
                 result.failures[path] = error
             else:
                 raise error
         if not index or result.failures:
             return result
-        verified_after = _verify(executor, platform, sent_eggs, total, index_timeout)
+        verified_after = _verify(executor, platform, unconfirmed, len(eggs), index_timeout)
         if verified_after is None:
             return attr.evolve(result, timed_out=True)
-        if paths:  # The server refuses an empty re-index request: there is nothing to index.
-            platform.reindex(paths)
-    return attr.evolve(result, verified_after=verified_after, indexed=bool(paths))
+        if eggs:  # The server refuses an empty re-index request: there is nothing to index.
+            platform._reindex_eggs(eggs)
+    return attr.evolve(result, verified_after=verified_after, indexed=bool(eggs))

@@ -17,6 +17,7 @@ import re
 import time
 from typing import Any, Callable, Iterator
 
+import attr
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -49,6 +50,46 @@ def _error_text(response: requests.Response) -> str | None:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
     return None
+
+
+@attr.s(frozen=True)
+class UploadReceipt:
+    """What a successful upload returned: the status, the sha256 sent and the decoded answer.
+
+    Attributes
+    ----------
+    status_code : int
+        The HTTP status of the answer (any 2xx).
+    sha256 : str or None
+        The sha256 of the file that was sent (computed on the way when it was not given;
+        None if the body was not read to its end).
+    answer : object
+        The decoded JSON body, or None when the body is empty or not JSON.
+    """
+
+    status_code: int = attr.ib()
+    sha256: str | None = attr.ib()
+    answer: Any = attr.ib(default=None, repr=False)
+
+    @property
+    def confirms_stored(self) -> bool:
+        """True when the answer is ``201 Created`` describing a stored file with this sha256.
+
+        Brood may process uploads asynchronously (its answer body is unspecified): only an
+        answer that names the very sha256 that was sent says the artefact is stored.
+        """
+        return (self.status_code == 201 and self.sha256 is not None and isinstance(self.answer, dict)
+                and self.answer.get("sha256") == self.sha256)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    """The decoded JSON body of a response, or None when it is empty or not JSON."""
+    if "json" not in response.headers.get("Content-Type", "") or not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
 
 
 def raise_for_status(response: requests.Response) -> None:
@@ -242,7 +283,7 @@ class BroodURLHandler:
 
     def upload(self, path: str, data: dict[str, Any], filename: str | os.PathLike[str],
                overwrite: bool = False, enabled: bool | None = None,
-               progress: ProgressCallback | None = None) -> None:
+               progress: ProgressCallback | None = None) -> UploadReceipt:
         """Stream ``filename`` as a multipart POST with the parts ``file`` and ``data``.
 
         The file is read from disk once, in fixed-size chunks, as it is sent; when
@@ -262,21 +303,30 @@ class BroodURLHandler:
             Query parameters; ``enabled`` is sent only when not None.
         progress : callable, optional
             Called with the number of file bytes sent since the previous call.
+
+        Returns
+        -------
+        UploadReceipt
+            The status, the sha256 sent and the server's decoded answer.
         """
         params: dict[str, bool] = {"overwrite": overwrite}
         if enabled is not None:
             params["enabled"] = enabled
-        for attempt in range(UPLOAD_CONNECT_RETRIES + 1):
+        attempt = 0
+        while True:
             body = MultipartUpload(filename, data, progress=progress)
             try:
-                self.request("POST", path, params=params, data=body,
-                             headers={"Content-Type": body.content_type}).close()
-                return
+                response = self.request("POST", path, params=params, data=body,
+                                        headers={"Content-Type": body.content_type})
             except requests.RequestException as exc:
                 if attempt == UPLOAD_CONNECT_RETRIES or not _is_connect_error(exc):
                     raise
                 logger.info("Could not connect to upload %s; retrying", filename)
                 time.sleep(0.2 * 2 ** attempt)
+                attempt += 1
+                continue
+            with response:
+                return UploadReceipt(response.status_code, body.sha256, _json_or_none(response))
 
     # -- downloads ------------------------------------------------------------------
 

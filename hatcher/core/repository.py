@@ -6,13 +6,13 @@ those differences, and carry the same public class names in their reprs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import attr
 
 from hatcher.artefacts.app import AppInfo, platform_only
 from hatcher.core.base import Model, registry_field, url_handler_field
-from hatcher.core.brood_url_handler import ProgressCallback
+from hatcher.core.brood_url_handler import ProgressCallback, UploadReceipt
 from hatcher.core.organization import NOT_IMPLEMENTED
 from hatcher.core.utils import EggMetadata, LocalFile, RuntimeMetadataV0, RuntimeMetadataV1, upload_verify
 
@@ -119,13 +119,18 @@ class Repository(Model):
                                reindex_payload(eggs_to_enable))
 
 
-def reindex_payload(eggs_to_enable: list[str]) -> dict[str, list[dict[str, str]]]:
-    """The re-index body for local egg files: distinct (name, version, python_tag) items."""
+def reindex_body(eggs: Iterable[EggMetadata]) -> dict[str, list[dict[str, str]]]:
+    """The re-index body for local eggs: distinct (name, version, python_tag) items."""
     entries: dict[tuple[str, ...], dict[str, str]] = {}
-    for path in eggs_to_enable:
-        entry = EggMetadata.from_file(path).reindex_entry
+    for egg in eggs:
+        entry = egg.reindex_entry
         entries.setdefault(tuple(entry.values()), entry)
     return {"eggs": list(entries.values())}
+
+
+def reindex_payload(eggs_to_enable: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The re-index body for local egg files: distinct (name, version, python_tag) items."""
+    return reindex_body(EggMetadata.from_file(path) for path in eggs_to_enable)
 
 
 @attr.s(frozen=True, repr=False)
@@ -283,18 +288,32 @@ class SinglePlatformRepository(Model):
             With ``verify``: the server holds this egg with different content.
         """
         metadata = EggMetadata.from_file(filename)
-
-        def upload() -> None:
-            self._url_handler.upload(self._path(self._urls.data.eggs.upload), {"sha256": metadata.known_sha256},
-                                     filename, overwrite=overwrite, enabled=enabled, progress=progress)
-
         upload_verify(filename, metadata,
                       lambda: self.egg_metadata(metadata.python_tag, metadata.name, metadata.full_version),
-                      upload, verify, overwrite)
+                      lambda: self._send_egg(metadata, overwrite, enabled, progress), verify, overwrite)
+
+    def _send_egg(self, metadata: EggMetadata, overwrite: bool = False, enabled: bool = True,
+                 progress: ProgressCallback | None = None) -> UploadReceipt:
+        """Upload an egg already read with :meth:`EggMetadata.from_file`, without verification.
+
+        The building block of :meth:`upload_egg` and of batch uploads, which read each egg
+        once and want the server's answer.
+
+        Returns
+        -------
+        UploadReceipt
+            The status, the sha256 sent and the server's answer.
+        """
+        return self._url_handler.upload(self._path(self._urls.data.eggs.upload), {"sha256": metadata.known_sha256},
+                                        metadata.path, overwrite=overwrite, enabled=enabled, progress=progress)
 
     def reindex(self, eggs_to_enable: list[str]) -> None:
         """Enable (index) the eggs of these local egg files, e.g. after ``enabled=False`` uploads."""
-        self._url_handler.post(self._path(self._urls.data.eggs.re_index), reindex_payload(eggs_to_enable))
+        self._reindex_eggs(EggMetadata.from_file(path) for path in eggs_to_enable)
+
+    def _reindex_eggs(self, eggs: Iterable[EggMetadata]) -> None:
+        """Enable (index) eggs already read with :meth:`EggMetadata.from_file` (see :meth:`reindex`)."""
+        self._url_handler.post(self._path(self._urls.data.eggs.re_index), reindex_body(eggs))
 
     # -- apps -----------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ import threading
 import time
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hatcher.server.db import Artefact, Repository
 from hatcher.server.errors import ApiError
@@ -39,20 +40,33 @@ def blob_lock(store: BlobStore) -> threading.Lock:
         return _BLOB_LOCKS.setdefault(root, threading.Lock())
 
 
+_REPOSITORIES = Repository.__table__
+_ARTEFACTS = Artefact.__table__
+#: Statements built once (their compiled forms are cached): the hot path of every upload.
+_BUMP = (update(_REPOSITORIES)
+         .where(_REPOSITORIES.c.id == bindparam("repository"), _REPOSITORIES.c.generation != bindparam("new"))
+         .values(generation=bindparam("new")))
+_INSERT = insert(_ARTEFACTS)
+_UPDATE = update(_ARTEFACTS).where(_ARTEFACTS.c.id == bindparam("row"))
+
+
 def bump_generation(db: Session, repository_id: int) -> None:
     """Give the repository a new generation (an opaque change stamp, never reused in practice).
 
     A random value rather than ``+1``: a repository deleted and re-created under the same
     row id starts at 0 again, and an incremented counter would meet its old values in the
-    index cache.
+    index cache. One ``UPDATE``, no read: it matches no row only when the repository is
+    gone (404), or, once in 2**31, when the new value happens to be the current one.
     """
-    repository = db.get(Repository, repository_id)
-    if repository is None:
-        raise ApiError(404, "The repository was deleted")
-    new = repository.generation
-    while new == repository.generation:
+    while True:
         new = secrets.randbelow(2 ** 31 - 2) + 1
-    repository.generation = new
+        if db.execute(_BUMP, {"repository": repository_id, "new": new}).rowcount:  # type: ignore[attr-defined]
+            for repository in db.identity_map.values():  # keep a loaded Repository up to date
+                if isinstance(repository, Repository) and repository.id == repository_id:
+                    set_committed_value(repository, "generation", new)
+            return
+        if db.scalar(select(Repository.id).where(Repository.id == repository_id)) is None:
+            raise ApiError(404, "The repository was deleted")
 
 
 def collect_blob(db: Session, store: BlobStore, sha256: str) -> None:
@@ -92,17 +106,15 @@ def store_artefact(make_session: sessionmaker[Session], store: BlobStore, reposi
     fields = {"filename": parsed.filename, "sha256": sha256, "md5": md5, "size": size, "enabled": enabled,
               "mtime": time.time(), "document": parsed.document}
     with blob_lock(store), make_session() as db:
-        existing = db.scalar(select(Artefact).where(*_identity(repository_id, parsed))) if overwrite else None
+        existing = db.execute(select(Artefact.id, Artefact.sha256).where(*_identity(repository_id, parsed))
+                              ).first() if overwrite else None
         store.commit(incoming, sha256)
-        old_sha256 = None
-        if existing is not None:
-            old_sha256 = existing.sha256
-            for name, value in fields.items():
-                setattr(existing, name, value)
-        else:
-            db.add(Artefact(repository_id=repository_id, kind=parsed.kind, platform=parsed.platform,
-                            key=parsed.key, name=parsed.name, version=parsed.version, **fields))
         try:
+            if existing is not None:
+                db.execute(_UPDATE, {"row": existing.id, **fields})  # SET: the keys of ``fields``
+            else:
+                db.execute(_INSERT, {"repository_id": repository_id, "kind": parsed.kind, "platform": parsed.platform,
+                                     "key": parsed.key, "name": parsed.name, "version": parsed.version, **fields})
             bump_generation(db, repository_id)
             db.commit()
         except IntegrityError:
@@ -115,8 +127,8 @@ def store_artefact(make_session: sessionmaker[Session], store: BlobStore, reposi
             collect_blob(db, store, sha256)
             db.commit()
             raise
-        if old_sha256 is not None and old_sha256 != sha256:
-            collect_blob(db, store, old_sha256)
+        if existing is not None and existing.sha256 != sha256:
+            collect_blob(db, store, existing.sha256)
 
 
 def delete_artefact(make_session: sessionmaker[Session], store: BlobStore, artefact_id: int) -> None:

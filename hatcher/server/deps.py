@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hatcher.server.db import MAX_NAME_LENGTH, Organization, Repository
@@ -70,11 +70,14 @@ def find_organization(db: Session, name: str) -> Organization:
     return organization
 
 
+#: Built once: every request on a repository runs it.
+_FIND_REPOSITORY = (select(Repository).join(Organization)
+                    .where(Organization.name == bindparam("organization"), Repository.name == bindparam("repository")))
+
+
 def find_repository(db: Session, organization_name: str, repository_name: str) -> Repository:
     """The repository ``organization_name/repository_name``, or 404."""
-    repository = db.scalar(
-        select(Repository).join(Organization)
-        .where(Organization.name == organization_name, Repository.name == repository_name))
+    repository = db.scalar(_FIND_REPOSITORY, {"organization": organization_name, "repository": repository_name})
     if repository is None:
         raise ApiError(404, f"No such repository: '{organization_name}/{repository_name}'")
     return repository

@@ -149,7 +149,11 @@ class IncomingBlob:
 
 
 class BlobStore:
-    """Files under ``root/<aa>/<bb>/<sha256>``; uploads arrive in ``tmp_dir`` first.
+    """Files under ``root/<aa>/<sha256>`` (``aa``: the first two hex digits); uploads arrive in ``tmp_dir`` first.
+
+    One level of 256 directories, as git's object store: after a few hundred uploads no
+    upload creates a directory any more. A store of the older two-level layout
+    (``root/<aa>/<bb>/<sha256>``) is converted when it is opened.
 
     A blob appears under its name only complete (written to a temporary file, then renamed
     atomically). Blobs of at least ``fsync_min_size`` bytes are also fsync'ed, file and
@@ -162,12 +166,28 @@ class BlobStore:
         self.root = root
         self.tmp_dir = tmp_dir
         self.fsync_min_size = fsync_min_size
+        self._directories: set[str] = set()
         os.makedirs(root, exist_ok=True)
         os.makedirs(tmp_dir, exist_ok=True)
+        self._convert_two_level_layout()
+
+    def _convert_two_level_layout(self) -> None:
+        """Move blobs of the older ``root/<aa>/<bb>/<sha256>`` layout up one level (idempotent)."""
+        for first in os.listdir(self.root):
+            top = os.path.join(self.root, first)
+            if len(first) != 2 or not os.path.isdir(top):
+                continue
+            for second in os.listdir(top):
+                legacy = os.path.join(top, second)
+                if len(second) != 2 or not os.path.isdir(legacy):
+                    continue
+                for name in os.listdir(legacy):
+                    os.replace(os.path.join(legacy, name), os.path.join(top, name))
+                os.rmdir(legacy)
 
     def path(self, sha256: str) -> str:
         """Where the blob ``sha256`` lives."""
-        return os.path.join(self.root, sha256[:2], sha256[2:4], sha256)
+        return os.path.join(self.root, sha256[:2], sha256)
 
     def exists(self, sha256: str) -> bool:
         """True when the blob is stored."""
@@ -183,8 +203,16 @@ class BlobStore:
         if os.path.exists(target):
             incoming.discard()
             return target
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.replace(incoming.path, target)
+        directory = os.path.dirname(target)
+        if directory not in self._directories:  # 256 at most; skips a failing mkdir per upload
+            os.makedirs(directory, exist_ok=True)
+            self._directories.add(directory)
+        try:
+            os.replace(incoming.path, target)
+        except FileNotFoundError:  # its directory was removed behind the store's back
+            self._directories.discard(directory)
+            os.makedirs(directory, exist_ok=True)
+            os.replace(incoming.path, target)
         if incoming.size >= self.fsync_min_size:
             directory = os.open(os.path.dirname(target), os.O_RDONLY)
             try:

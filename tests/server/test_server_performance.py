@@ -287,6 +287,26 @@ def test_small_blobs_skip_fsync_large_ones_do_not(tmp_path: Any, monkeypatch: An
             assert stream.read() == content
 
 
+def test_blobs_are_one_directory_level_deep_and_the_older_layout_is_converted(tmp_path: Any) -> None:
+    root = tmp_path / "blobs"
+    old_sha = "ab" + "cd" + "e" * 60
+    legacy = root / "ab" / "cd"
+    legacy.mkdir(parents=True)
+    (legacy / old_sha).write_bytes(b"old blob")
+    blobs = store.BlobStore(str(root), str(tmp_path / "tmp"))
+    assert blobs.path(old_sha) == str(root / "ab" / old_sha)
+    assert blobs.exists(old_sha) and not legacy.exists()
+    incoming = blobs.incoming()
+    incoming.write(b"new blob")
+    digest = incoming.finish()[0]
+    assert blobs.commit(incoming, digest) == str(root / digest[:2] / digest)
+    store.BlobStore(str(root), str(tmp_path / "tmp"))  # opening again changes nothing
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == sorted(
+        [f"ab/{old_sha}", f"{digest[:2]}/{digest}"])
+    with open(blobs.path(old_sha), "rb") as stream:
+        assert stream.read() == b"old blob"
+
+
 def test_discarded_blob_leaves_nothing(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(store, "DIRECT_IO_MIN_SIZE", 0)
     blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))

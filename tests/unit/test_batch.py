@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 import requests
 
 from hatcher.artefacts.builders import build_egg
 from hatcher.batch import BatchResult, _connection_pool, batch_upload_eggs
-from hatcher.core.utils import compute_sha256
+from hatcher.core.brood_url_handler import UploadReceipt
+from hatcher.core.utils import EggMetadata, compute_sha256
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError, InvalidEgg
 
 pytest.importorskip("fastapi")
@@ -47,8 +49,12 @@ def eggs(directory, count: int, **kwargs) -> list[str]:
                       python_tag="cp38", **kwargs) for index in range(count)]
 
 
-def test_every_egg_arrives_and_is_indexed_once(platform, tmp_path, sleeps):
+def test_every_egg_arrives_and_is_indexed_once(platform, tmp_path, sleeps, monkeypatch):
     paths = eggs(tmp_path, 24)
+    lookups: list[str] = []
+    original_lookup = type(platform).egg_metadata
+    monkeypatch.setattr(type(platform), "egg_metadata",
+                        lambda self, *args: lookups.append(args[1]) or original_lookup(self, *args))
     done: list[int] = []
     lock = threading.Lock()
 
@@ -62,22 +68,20 @@ def test_every_egg_arrives_and_is_indexed_once(platform, tmp_path, sleeps):
     assert (result.verified_after, result.indexed, result.timed_out) == (1, True, False)
     assert sleeps == []  # round 0 saw every egg: round 1 has nothing left to look up, no need to wait for it
     assert sum(done) == 24
+    assert lookups == []  # every upload was confirmed by the server's 201 answer: nothing to poll
     assert sorted(entry["name"] for entry in platform.list_eggs("cp38")) == [f"pkg{i:03d}-1.0-1.egg" for i in range(24)]
 
 
-def test_one_bad_file_is_reported_the_others_arrive_and_nothing_is_indexed(platform, tmp_path, sleeps):
+def test_one_bad_file_is_reported_the_others_arrive_and_nothing_is_indexed(platform, tmp_path, sleeps, monkeypatch):
     good = eggs(tmp_path, 5)
     bad = tmp_path / "broken-1.0-1.egg"
     bad.write_bytes(b"not a zip")
     paths = good[:2] + [str(bad)] + good[2:]
     reindexed = []
-    original = type(platform).reindex
-    platform_reindex = lambda self, eggs: reindexed.append(eggs) or original(self, eggs)  # noqa: E731
-    try:
-        type(platform).reindex = platform_reindex
-        result = batch_upload_eggs(platform, paths, jobs=3)
-    finally:
-        type(platform).reindex = original
+    original = type(platform)._reindex_eggs
+    monkeypatch.setattr(type(platform), "_reindex_eggs",
+                        lambda self, eggs: reindexed.append(eggs) or original(self, eggs))
+    result = batch_upload_eggs(platform, paths, jobs=3)
     assert not result.ok
     assert list(result.failures) == [str(bad)]
     assert isinstance(result.failures[str(bad)], InvalidEgg)
@@ -147,13 +151,14 @@ class SlowServer:
                 raise BroodHTTPError("404", error_message="Not Found", response=_response(404))
             return {"sha256": "whatever"}
 
-    def upload_egg(self, path: str, overwrite: bool, enabled: bool, verify: bool) -> None:
-        assert (enabled, verify) == (False, False)
+    def _send_egg(self, metadata: EggMetadata, overwrite: bool, enabled: bool) -> UploadReceipt:
+        assert enabled is False
         with self.lock:
-            self.uploaded.add(path.rsplit("/", 1)[-1].split("-")[0])
+            self.uploaded.add(metadata.path.rsplit("/", 1)[-1].split("-")[0])
+        return UploadReceipt(202, metadata.sha256)  # accepted, processed later
 
-    def reindex(self, paths: list[str]) -> None:
-        self.reindexed.append(paths)
+    def _reindex_eggs(self, eggs: list[EggMetadata]) -> None:
+        self.reindexed.append([egg.path for egg in eggs])
 
 
 def _response(status: int) -> requests.Response:
@@ -185,7 +190,9 @@ class RecordingServer:
     does without ``overwrite``; ``held`` maps egg names to the sha256 already on the server.
     """
 
-    def __init__(self, held: dict[str, str] | None = None, refusal: int = 409, refuse_all: bool = False) -> None:
+    def __init__(self, held: dict[str, str] | None = None, refusal: int = 409, refuse_all: bool = False,
+                 answer: Any = None) -> None:
+        self.answer = answer
         self.held = dict(held or {})
         self.refusal = refusal
         self.refuse_all = refuse_all
@@ -204,18 +211,22 @@ class RecordingServer:
                 raise BroodHTTPError("404", error_message="Not Found", response=_response(404))
             return {"sha256": self.held[name]}
 
-    def upload_egg(self, path: str, overwrite: bool, enabled: bool, verify: bool) -> None:
-        assert (enabled, verify) == (False, False)
-        name = self._name(path)
+    def _send_egg(self, metadata: EggMetadata, overwrite: bool, enabled: bool) -> UploadReceipt:
+        """Answers 200 without a body (an old Brood) unless ``answer`` makes it 201 with that body."""
+        assert enabled is False
+        name = self._name(metadata.path)
         with self.lock:
             self.requests.append(("POST", name))
             if name in self.held and not overwrite or self.refuse_all:
                 raise BroodHTTPError(str(self.refusal), error_message="refused",
                                      response=_response(self.refusal))
-            self.held[name] = compute_sha256(path)
+            self.held[name] = sha256 = compute_sha256(metadata.path)
+        if self.answer is None:
+            return UploadReceipt(200, sha256)
+        return UploadReceipt(201, sha256, self.answer(sha256))
 
-    def reindex(self, paths: list[str]) -> None:
-        self.reindexed.append(paths)
+    def _reindex_eggs(self, eggs: list[EggMetadata]) -> None:
+        self.reindexed.append([egg.path for egg in eggs])
 
 
 def test_a_new_small_egg_is_sent_without_a_lookup_first(tmp_path, sleeps):
@@ -228,6 +239,24 @@ def test_a_new_small_egg_is_sent_without_a_lookup_first(tmp_path, sleeps):
     assert server.requests.index(("GET", "pkg000")) > max(server.requests.index(("POST", n))
                                                           for n in ("pkg000", "pkg001", "pkg002"))
     assert server.reindexed == [paths] and sleeps == []
+
+
+def test_an_upload_confirmed_by_the_server_s_answer_is_not_looked_up(tmp_path, sleeps):
+    paths = eggs(tmp_path, 3)
+    server = RecordingServer(answer=lambda sha256: {"sha256": sha256, "enabled": False})
+    result = batch_upload_eggs(server, paths, jobs=2)
+    assert result.ok and result.uploaded == paths and result.verified_after == 1
+    assert sorted(server.requests) == [("POST", "pkg000"), ("POST", "pkg001"), ("POST", "pkg002")]
+    assert server.reindexed == [paths] and sleeps == []
+
+
+@pytest.mark.parametrize("answer", [lambda sha256: {"sha256": "0" * 64}, lambda sha256: ["not", "an", "object"],
+                                    lambda sha256: {"status": "queued"}])
+def test_an_answer_that_does_not_name_the_sha256_sent_leaves_the_egg_to_be_looked_up(tmp_path, sleeps, answer):
+    paths = eggs(tmp_path, 1)
+    server = RecordingServer(answer=answer)
+    result = batch_upload_eggs(server, paths)
+    assert result.ok and server.requests == [("POST", "pkg000"), ("GET", "pkg000")]
 
 
 @pytest.mark.parametrize("refusal", [409, 400, 422])

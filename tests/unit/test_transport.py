@@ -233,6 +233,25 @@ def test_upload_sends_exact_multipart_parts(handler, mocked, artefact):
     }
 
 
+@pytest.mark.parametrize(("status", "answer", "confirms"), [
+    (201, "SENT", True),                       # 201 describing the very file sent: stored
+    (201, "0" * 64, False),                    # another sha256
+    (200, "SENT", False), (202, "SENT", False),  # not "Created": maybe processed later
+    (201, None, False),                        # no JSON body
+])
+def test_upload_returns_a_receipt_that_says_whether_the_server_confirms_the_file(handler, mocked, artefact,
+                                                                                  status, answer, confirms):
+    sent = hashlib.sha256(artefact.read_bytes()).hexdigest()
+    if answer is None:
+        mocked.post(URL + PATH, status=status)
+    else:
+        mocked.post(URL + PATH, status=status, json={"sha256": sent if answer == "SENT" else answer, "size": 3})
+    receipt = handler.upload(PATH, {"sha256": sent}, str(artefact))
+    assert (receipt.status_code, receipt.sha256, receipt.confirms_stored) == (status, sent, confirms)
+    assert receipt.answer == (None if answer is None else {"sha256": sent if answer == "SENT" else answer, "size": 3})
+    assert "answer" not in repr(receipt)
+
+
 def test_upload_overwrite_without_enabled(handler, mocked, artefact):
     mocked.post(URL + PATH, status=201)
     handler.upload(PATH, {}, str(artefact), overwrite=True)

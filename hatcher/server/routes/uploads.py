@@ -3,13 +3,17 @@
 The multipart body is parsed incrementally as it arrives: the ``file`` part goes straight
 into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written once), the
 small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
-and the caller's rights are checked before a byte of the body is read.
+and the caller's rights are checked before a byte of the body is read, except for a small
+body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first so that checking, parsing
+and storing it take a single worker-thread call.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any, AsyncIterator, Optional
+
+import attr
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +32,9 @@ router = APIRouter()
 
 #: Bytes of an upload collected before they are handed to the parser (in a worker thread).
 _FEED_SIZE = 1024 * 1024
+#: An upload whose ``Content-Length`` is at most this is received whole before it is authorised,
+#: parsed and stored in one worker-thread call (bigger ones are authorised first, then streamed).
+SMALL_UPLOAD_SIZE = 256 * 1024
 #: A refused upload's body is read and dropped up to this size, so the client sees the answer.
 _DRAIN_LIMIT = 256 * 1024 * 1024
 
@@ -129,17 +136,29 @@ class MultipartReceiver:
             raise ApiError(400, "The 'file' part has no file name")
 
 
-def _authorize(request: Request, organization_name: str, repository_name: str) -> tuple[int, str]:
-    """401/404/403 before the body is read; return the repository's id and name."""
+@attr.s(frozen=True)
+class _Target:
+    """Where an authorised upload goes, and how (the checked URL and query)."""
+
+    repository_id: int = attr.ib()
+    platform: Optional[str] = attr.ib()
+    overwrite: bool = attr.ib()
+    enabled: bool = attr.ib()
+
+
+def _authorize(request: Request, organization_name: str, repository_name: str, platform: Optional[str],
+               overwrite: Optional[str], enabled: Optional[str]) -> _Target:
+    """401/404/403 (credentials and rights first), then 400 for a bad platform or flag."""
     with request.app.state.sessionmaker() as db:
         principal = authenticate(db, request.headers.get("authorization"))
         repository = find_repository(db, organization_name, repository_name)
         require_repository_role(db, principal, repository, UPLOAD_REPOSITORY)
-        return repository.id, repository.name
+        repository_id = repository.id
+    return _Target(repository_id, ingest.canonical_platform(platform) if platform is not None else None,
+                   parse_bool(overwrite, "overwrite", False), parse_bool(enabled, "enabled", True))
 
 
-def _finish(request: Request, kind: str, repository_id: int, platform: Optional[str],
-            receiver: MultipartReceiver, overwrite: bool, enabled: bool) -> dict[str, Any]:
+def _finish(request: Request, kind: str, target: _Target, receiver: MultipartReceiver) -> dict[str, Any]:
     """Check and store the received upload (runs in a worker thread)."""
     incoming = receiver.incoming
     digests = incoming.finish()
@@ -150,12 +169,12 @@ def _finish(request: Request, kind: str, repository_id: int, platform: Optional[
                             f"file has {digests[0]}")
     assert receiver.filename is not None
     ingest.check_identifier(receiver.filename, "file name")
-    parsed = ingest.read_artefact(kind, incoming.path, receiver.filename, platform, data)
-    service.store_artefact(request.app.state.sessionmaker, request.app.state.store, repository_id, parsed,
-                           incoming, digests, overwrite, enabled)
+    parsed = ingest.read_artefact(kind, incoming.path, receiver.filename, target.platform, data)
+    service.store_artefact(request.app.state.sessionmaker, request.app.state.store, target.repository_id, parsed,
+                           incoming, digests, target.overwrite, target.enabled)
     return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
             "version": parsed.version, "filename": parsed.filename, "sha256": digests[0], "size": digests[2],
-            "enabled": enabled}
+            "enabled": target.enabled}
 
 
 class _Body:
@@ -196,15 +215,37 @@ def _content_length(request: Request) -> Optional[int]:
         return None
 
 
+def _receive_whole(request: Request, kind: str, target_of: Any, body: bytes) -> dict[str, Any]:
+    """Authorise, parse, check and store a small upload already received whole: one worker-thread call."""
+    target = target_of()
+    incoming = request.app.state.store.incoming(len(body))
+    try:
+        receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
+        receiver.feed(body)
+        return _finish(request, kind, target, receiver)
+    finally:
+        incoming.discard()  # a no-op once the blob was committed
+
+
 async def _upload(request: Request, kind: str, organization_name: str, repository_name: str,
                   platform: Optional[str], overwrite: Optional[str], enabled: Optional[str] = None) -> Response:
     body = _Body(request)
+    length = _content_length(request)
+
+    def target_of() -> _Target:
+        return _authorize(request, organization_name, repository_name, platform, overwrite, enabled)
+
+    if length is not None and length <= SMALL_UPLOAD_SIZE:
+        # Small: received whole (at most SMALL_UPLOAD_SIZE bytes), then everything else in one thread hop.
+        try:
+            whole = b"".join([chunk async for chunk in body.chunks()])
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening any more
+        answer = await run_in_threadpool(_receive_whole, request, kind, target_of, whole)
+        return JSONResponse(answer, status_code=201)
     try:
-        repository_id, _ = await run_in_threadpool(_authorize, request, organization_name, repository_name)
-        overwrite_flag = parse_bool(overwrite, "overwrite", False)
-        enabled_flag = parse_bool(enabled, "enabled", True)
-        canonical = ingest.canonical_platform(platform) if platform is not None else None
-        incoming = request.app.state.store.incoming(_content_length(request))
+        target = await run_in_threadpool(target_of)
+        incoming = request.app.state.store.incoming(length)
     except ApiError:
         await body.drain()
         raise
@@ -226,8 +267,7 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             await feeding
         if pending:
             await run_in_threadpool(receiver.feed, b"".join(pending))
-        answer = await run_in_threadpool(_finish, request, kind, repository_id, canonical, receiver,
-                                         overwrite_flag, enabled_flag)
+        answer = await run_in_threadpool(_finish, request, kind, target, receiver)
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
     except ApiError:
