@@ -14,7 +14,6 @@ import asyncio
 from typing import Any, AsyncIterator, Optional
 
 import attr
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
