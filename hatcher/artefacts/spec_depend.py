@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from typing import Any
 
@@ -89,8 +90,57 @@ def parse_requirement(text: str) -> Requirement:
     return Requirement(name, version_parts[0], int(build))
 
 
+_STRING = r"'[^'\\\n]*'" + "|" + r'"[^"\\\n]*"'
+_SIMPLE_STATEMENT_RE = re.compile(
+    rf"([A-Za-z_][A-Za-z0-9_]*) = (?:({_STRING})|(0|-?[1-9][0-9]*)|(None)|(\[\]))\Z")
+_LIST_START_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) = \[\Z")
+_LIST_ITEM_RE = re.compile(rf"[ \t]+({_STRING}),?[ \t]*\Z")
+
+
+def _fast_literal_assignments(text: str) -> dict[str, Any] | None:
+    """The assignments of spec/depend in its usual layout, without the ``ast`` module; None otherwise.
+
+    It reads ``key = 'text'`` (or ``"text"``, no backslashes), ``key = 12``, ``key = None``,
+    ``key = []`` and ``key = [`` followed by one string per indented line and ``]``: what
+    egg builders write. For anything else it returns None and the caller parses with
+    ``ast``, so both give the same result.
+    """
+    values: dict[str, Any] = {}
+    key: str | None = None
+    items: list[str] = []
+    for line in text.split("\n"):
+        line = line.rstrip(" \t")
+        if key is not None:
+            if line == "]":
+                values[key], key = items, None
+                continue
+            item = _LIST_ITEM_RE.match(line)
+            if item is None:
+                return None
+            items.append(item.group(1)[1:-1])
+            continue
+        if not line:
+            continue
+        match = _SIMPLE_STATEMENT_RE.match(line)
+        if match is not None:
+            name, string, integer, none, _ = match.groups()
+            if keyword.iskeyword(name):
+                return None
+            values[name] = string[1:-1] if string is not None else int(integer) if integer is not None else (
+                None if none is not None else [])
+            continue
+        start = _LIST_START_RE.match(line)
+        if start is None or keyword.iskeyword(start.group(1)):
+            return None
+        key, items = start.group(1), []
+    return None if key is not None else values
+
+
 def _literal_assignments(text: str) -> dict[str, Any]:
     """Return the ``key = literal`` assignments of spec/depend text, never executing it."""
+    fast = _fast_literal_assignments(text.replace("\r", ""))
+    if fast is not None:
+        return fast
     try:
         tree = ast.parse(text.replace("\r", ""), filename="spec/depend", mode="exec")
     except (SyntaxError, ValueError) as exc:

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hatcher.server import artefact_service as service
@@ -153,36 +153,52 @@ def _reindex_items(body: Any) -> list[tuple[str, str, str]]:
     if not isinstance(eggs, list) or not eggs:
         raise ApiError(400, "Invalid re-index request: 'eggs' must be a non-empty list")
     items: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str, str]] = set()
     for item in eggs:
         if (not isinstance(item, dict) or set(item) != {"name", "version", "python_tag"}
                 or not all(isinstance(value, str) for value in item.values())):
             raise ApiError(400, "Invalid re-index request: every egg must have exactly the string keys "
                                 f"'name', 'version' and 'python_tag', got {str(item)[:200]}")
         key = (item["name"], item["version"], item["python_tag"])
-        if key in items:
+        if key in seen:
             raise ApiError(400, f"Invalid re-index request: duplicate egg {item}")
+        seen.add(key)
         items.append(key)
     return items
 
 
+#: Eggs looked up (and enabled) per statement: well under every database's parameter limit.
+_REINDEX_CHUNK = 500
+
+
+def _chunks(values: list[Any]) -> Any:
+    for start in range(0, len(values), _REINDEX_CHUNK):
+        yield values[start:start + _REINDEX_CHUNK]
+
+
 def _reindex(db: Session, repository: Repository, platform: Optional[str], body: Any) -> Response:
+    """Enable the listed eggs: one lookup and one update per 500 eggs, whatever the batch's size."""
     items = _reindex_items(body)
     canonical = ingest.canonical_platform(platform) if platform is not None else None
-    found: list[Artefact] = []
-    for name, version, python_tag in items:
-        query = select(Artefact).where(
-            Artefact.repository_id == repository.id, Artefact.kind == ingest.EGG,
-            Artefact.key == ingest.url_python_tag(python_tag), Artefact.name == ingest.egg_key_name(name),
-            Artefact.version == version)
+    wanted = [(ingest.url_python_tag(python_tag), ingest.egg_key_name(name), version)
+              for name, version, python_tag in items]
+    stored: dict[tuple[str, str, str], list[int]] = {}
+    for names in _chunks(sorted({name for _, name, _ in wanted})):
+        query = select(Artefact.id, Artefact.key, Artefact.name, Artefact.version).where(
+            Artefact.repository_id == repository.id, Artefact.kind == ingest.EGG, Artefact.name.in_(names))
         if canonical is not None:
             query = query.where(Artefact.platform == canonical)
-        rows = list(db.scalars(query))
-        if not rows:
+        for row in db.execute(query):
+            stored.setdefault((row.key, row.name, row.version), []).append(row.id)
+    found: list[int] = []
+    for (name, version, python_tag), identity in zip(items, wanted):
+        ids = stored.get(identity)
+        if not ids:
             where = f" on {canonical}" if canonical else ""
             raise ApiError(404, f"No such egg: {name} {version} ({python_tag}){where}")
-        found.extend(rows)
-    for artefact in found:
-        artefact.enabled = True
+        found.extend(ids)
+    for ids in _chunks(found):
+        db.execute(update(Artefact).where(Artefact.id.in_(ids)).values(enabled=True))
     service.bump_generation(db, repository.id)
     db.commit()
     return JSONResponse({"enabled": len(found)}, status_code=202)

@@ -183,3 +183,73 @@ def test_given_requirement_with_tuple_packages_then_list_returned() -> None:
     text = MINIMUM_1_4.replace("packages = []", "packages = ('MKL 10.3-1', 'six', 'numpy 1.24.2')")
     assert parse_spec_depend(text)["packages"] == ["MKL 10.3-1", "six", "numpy 1.24.2"]
     assert str(parse_requirement("MKL 10.3-1")) == "MKL 10.3-1"
+
+
+# -- the fast path of the spec/depend reader ------------------------------------------------------
+
+_AST_ONLY = [  # valid spec/depend the fast path leaves to ast (None), which reads them all
+    "name = 'a'  # a comment\n",
+    "# a comment\nname = 'a'\n",
+    "name='a'\n",
+    "name = u'a'\n",
+    "name = 'a\\'b'\n",
+    "build = 0x10\n",
+    "build = True\n",
+    "packages = ['a 1.0', 'b']\n",
+    "packages = [\n'at column zero',\n]\n",
+    "packages = [\n  'a',\n\n  'b',\n]\n",
+    "packages = [\n  'a' 'b',\n]\n",
+    "packages = (\n  'a',\n)\n",
+    "name = 'a'; version = '1'\n",
+    "n\u00e4me = 'a'\n",
+    "name = ('a')\n",
+]
+_FAST = [
+    "",
+    "name = 'numpy'\nbuild = 12\nplatform = None\npackages = []\n",
+    'name = "with \'quote\'"\nversion = \'1.0 "x"\'\n',
+    "packages = [\n  'MKL 10.3-1',\n  \"libgfortran 3.0.0\"\n]\n",
+    "packages = [\n\t'a',   \n]   \nname = 'again'\nname = 'twice'\n",
+    "build = 0\nbuild2 = -3\nname = 'caf\u00e9 # not a comment'\n",
+]
+
+
+@pytest.mark.parametrize("text", _FAST + _AST_ONLY)
+def test_the_fast_spec_depend_reader_agrees_with_ast_or_steps_aside(text: str) -> None:
+    import ast
+
+    from hatcher.artefacts.spec_depend import _fast_literal_assignments, _literal_assignments
+
+    expected = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(text).body}
+    fast = _fast_literal_assignments(text)
+    assert (fast is not None) == (text in _FAST)
+    if fast is not None:
+        assert fast == expected and [type(v) for v in fast.values()] == [type(v) for v in expected.values()]
+    assert _literal_assignments(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "name = 'a\n",              # unterminated string
+    "name = [\n  'a',\n",      # unterminated list
+    "build = 012\n",            # leading zero: a syntax error in Python 3
+    "  name = 'a'\n",           # indented statement
+    "class = 'a'\n",            # a keyword
+    "None = 1\n",
+    "name = [\n  'a',\n  x,\n]\n",
+])
+def test_text_the_fast_reader_refuses_is_judged_by_ast(text: str) -> None:
+    from hatcher.artefacts.spec_depend import _fast_literal_assignments, _literal_assignments
+
+    assert _fast_literal_assignments(text) is None
+    with pytest.raises(InvalidEgg):
+        _literal_assignments(text)
+
+
+def test_every_builder_layout_takes_the_fast_path() -> None:
+    from hatcher.artefacts.spec_depend import _fast_literal_assignments, _literal_assignments
+
+    for version in ("1.1", "1.2", "1.3", "1.4"):
+        text = spec_depend_text(egg_spec_values(name="numpy", version="1.8.0", build=1, metadata_version=version,
+                                                packages=["MKL 10.3-1", "libgfortran 3.0.0-2"]))
+        fast = _fast_literal_assignments(text)
+        assert fast is not None and fast == _literal_assignments(text + "# via ast\n")
