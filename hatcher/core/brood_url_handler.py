@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 #: Default ``(connect, read)`` timeouts in seconds: a dead server is an error, not a hang.
 DEFAULT_TIMEOUT = (30.0, 300.0)
+#: Upload bodies up to this many bytes are built in memory and sent in one piece (with the
+#: request's headers); bigger ones are streamed from disk in fixed-size chunks.
+WHOLE_BODY_MAX_SIZE = 256 * 1024
 #: How many times an upload is retried when the connection could not be made at all.
 UPLOAD_CONNECT_RETRIES = 2
 
@@ -316,7 +319,9 @@ class BroodURLHandler:
         while True:
             body = MultipartUpload(filename, data, progress=progress)
             try:
-                response = self.request("POST", path, params=params, data=body,
+                # A small body goes out whole, in one send with the headers; a bigger one streams from disk.
+                payload = body.to_bytes() if len(body) <= WHOLE_BODY_MAX_SIZE else body
+                response = self.request("POST", path, params=params, data=payload,
                                         headers={"Content-Type": body.content_type})
             except requests.RequestException as exc:
                 if attempt == UPLOAD_CONNECT_RETRIES or not _is_connect_error(exc):

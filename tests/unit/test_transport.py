@@ -218,8 +218,9 @@ def test_upload_sends_exact_multipart_parts(handler, mocked, artefact):
     assert query(mocked.calls[0]) == "overwrite=False&enabled=True"
     match = re.fullmatch(r"multipart/form-data; boundary=([0-9a-f]{32})", request.headers["Content-Type"])
     assert match is not None
-    body = request.body.to_bytes()
-    assert int(request.headers["Content-Length"]) == len(request.body) == len(body)
+    body = request.body
+    assert isinstance(body, bytes)  # a small body is sent whole, in one piece with the headers
+    assert int(request.headers["Content-Length"]) == len(body)
     assert body.endswith(f"--{match.group(1)}--\r\n".encode())
     file_part, data_part = multipart_parts(request)
     assert file_part == {
@@ -252,6 +253,16 @@ def test_upload_returns_a_receipt_that_says_whether_the_server_confirms_the_file
     assert "answer" not in repr(receipt)
 
 
+def test_a_body_up_to_the_whole_body_size_is_sent_as_bytes_a_bigger_one_streams(handler, mocked, artefact,
+                                                                                 monkeypatch):
+    mocked.post(URL + PATH, status=201)
+    for limit, kind in ((10 ** 9, bytes), (0, MultipartUpload)):
+        monkeypatch.setattr(transport, "WHOLE_BODY_MAX_SIZE", limit)
+        handler.upload(PATH, {"sha256": "abc"}, str(artefact))
+        assert isinstance(mocked.calls[-1].request.body, kind)
+        assert multipart_parts(mocked.calls[-1].request)[0]["content"] == artefact.read_bytes()
+
+
 def test_upload_overwrite_without_enabled(handler, mocked, artefact):
     mocked.post(URL + PATH, status=201)
     handler.upload(PATH, {}, str(artefact), overwrite=True)
@@ -259,8 +270,9 @@ def test_upload_overwrite_without_enabled(handler, mocked, artefact):
 
 
 def test_upload_streams_the_file_in_chunks_and_reports_progress(handler, mocked, artefact, monkeypatch):
-    # Given: 1000-byte reads, and a transport that records the body it gets
+    # Given: 1000-byte reads, a file bigger than what is sent whole, and a transport that records the body
     monkeypatch.setattr("hatcher.core.multipart.CHUNK_SIZE", 1000)
+    monkeypatch.setattr(transport, "WHOLE_BODY_MAX_SIZE", artefact.stat().st_size - 1)
     sent_bodies = []
     original_send = handler.session.send
 
