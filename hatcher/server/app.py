@@ -34,6 +34,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (admin, teams, tokens, server_metadata, artefacts, uploads, indices):
+    # Routes are matched in order: the busiest (uploads, artefacts, indices) first.
+    for module in (uploads, artefacts, indices, tokens, server_metadata, admin, teams):
         app.include_router(module.router)
     return app
