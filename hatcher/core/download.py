@@ -9,6 +9,7 @@ file, so the next attempt starts over.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import time
@@ -17,11 +18,18 @@ from typing import Any, Callable, Iterator, Optional
 import requests
 import urllib3
 
-from hatcher.core.pipeline import consumer
+from hatcher.core import direct_io
+from hatcher.core.direct_io import DirectFile
+from hatcher.core.pipeline import BufferRing, consumer
 from hatcher.errors import BroodHTTPError, ChecksumMismatchError, HatcherException
 
 #: Bytes read from the network (and written to disk) at a time.
 CHUNK_SIZE = 1 << 20
+#: Transfers of at least this many bytes are read into a ring of :data:`BUFFER_COUNT` aligned
+#: buffers of :data:`BUFFER_SIZE` bytes, hashed and written with ``O_DIRECT`` beside the reads.
+BUFFER_RING_MIN_SIZE = 4 << 20
+BUFFER_COUNT = 4
+BUFFER_SIZE = 4 << 20
 #: Suffix of the file a download is written to before it is verified.
 PARTIAL_SUFFIX = ".hatcher-partial"
 #: How many times one call resumes a transfer that broke off mid-body.
@@ -62,6 +70,21 @@ def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256", block_s
         for block in iter(lambda: stream.read(block_size), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _direct_reader(response: requests.Response) -> Any:
+    """The response's underlying ``http.client`` body reader, when the body can be read from it as is.
+
+    That is when nothing of the body was read yet and it is not content-encoded: then
+    ``readinto`` fills a caller's buffer straight from the socket. None otherwise (the
+    body is then read through ``requests``).
+    """
+    raw = response.raw
+    reader = getattr(raw, "_fp", None)
+    if (not direct_io.SUPPORTED or not hasattr(reader, "readinto") or getattr(raw, "_fp_bytes_read", None) != 0
+            or response.headers.get("Content-Encoding", "identity").lower() != "identity"):
+        return None
+    return reader
 
 
 def _hash_file(stream: Any, size: int) -> Any:
@@ -161,12 +184,53 @@ class ResumableDownload:
         the network reads (all three release the GIL).
         """
         remaining = self.length - self.offset if self.length else None
+        reader = _direct_reader(self._response)
+        if reader is not None and remaining is not None and remaining >= BUFFER_RING_MIN_SIZE:
+            yield from self._receive_into_buffers(reader, digest)
+            return
         with consumer(self._file.write, remaining) as writer, consumer(digest.update, remaining) as hasher:
             for chunk in self._response.iter_content(CHUNK_SIZE):
                 writer.put(chunk)
                 hasher.put(chunk)
                 self.offset += len(chunk)
                 yield len(chunk)
+
+    def _receive_into_buffers(self, reader: Any, digest: Any) -> Iterator[int]:
+        """Read the body straight into aligned buffers; hash and write (``O_DIRECT``) them in two threads.
+
+        No byte is copied after the socket read: the hash and the direct write use the very
+        buffer the body was read into. A connection that breaks off mid-buffer still hands
+        the bytes received to both stages, so the partial file and the digest agree.
+        """
+        writer = DirectFile(self.partial, self.offset)
+        try:
+            with BufferRing([digest.update, writer.write], count=BUFFER_COUNT, size=BUFFER_SIZE) as ring:
+                while True:
+                    buffer = ring.buffer()
+                    filled = 0
+                    with memoryview(buffer) as view:
+                        try:
+                            while filled < len(view):
+                                with view[filled:] as rest:
+                                    read = reader.readinto(rest)
+                                if not read:
+                                    break
+                                filled += read
+                        except (OSError, http.client.HTTPException) as exc:
+                            ring.submit(filled)
+                            self.offset += filled
+                            raise requests.exceptions.ConnectionError(f"Connection broken: {exc!r}") from exc
+                    ring.submit(filled)
+                    self.offset += filled
+                    if filled:
+                        yield filled
+                    if filled < len(buffer):
+                        break
+        finally:
+            writer.close()
+        if self.length and self.offset < self.length:
+            raise requests.exceptions.ConnectionError(
+                f"Connection broken: {self.offset} of {self.length} bytes received")
 
     def _transfer(self) -> Iterator[int]:
         digest = _hash_file(self._file, self.offset)

@@ -7,9 +7,10 @@ at once. Chunks stay in order; at most ``depth`` of them wait, so memory stays b
 
 from __future__ import annotations
 
+import mmap
 import queue
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 #: Transfers smaller than this are consumed inline (a thread would cost more than it saves).
 BACKGROUND_THRESHOLD = 4 << 20
@@ -92,3 +93,98 @@ def consumer(consume: Callable[[bytes], Any], size: Optional[int]) -> InlineCons
     if size is not None and size >= BACKGROUND_THRESHOLD:
         return BackgroundConsumer(consume)
     return InlineConsumer(consume)
+
+
+class BufferRing:
+    """Fill page-aligned buffers in the calling thread; each stage consumes every filled buffer in a thread of its own.
+
+    The stages (e.g. hashing and writing) see the buffers in order and in parallel with
+    each other and with the filling (e.g. socket reads): all of them release the GIL on
+    large buffers. A buffer is handed out again only when every stage is done with it, so
+    memory stays at ``count * size`` bytes and no byte is copied between the stages.
+
+    Parameters
+    ----------
+    stages : sequence of callables
+        Each is called with a ``memoryview`` of every filled buffer, in order.
+    count, size : int
+        The number of buffers and their size in bytes (a multiple of 4096 for direct I/O).
+
+    An error raised by a stage is raised again by the next :meth:`buffer` or :meth:`submit`,
+    or by :meth:`close`; the other stages go on with the buffers already submitted.
+    """
+
+    def __init__(self, stages: Sequence[Callable[[memoryview], Any]], count: int = 4, size: int = 4 << 20) -> None:
+        from hatcher.core.direct_io import aligned_buffer
+
+        self._buffers = [aligned_buffer(size) for _ in range(count)]
+        self._free = [threading.Semaphore(count) for _ in stages]
+        self._queues: list[queue.Queue[Any]] = [queue.Queue() for _ in stages]
+        self._error: Optional[BaseException] = None
+        self._failed = False
+        self._next = 0
+        self._held = False
+        self._threads = [threading.Thread(target=self._run, args=(stage, index), name="hatcher-stage", daemon=True)
+                         for index, stage in enumerate(stages)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, stage: Callable[[memoryview], Any], index: int) -> None:
+        while True:
+            item = self._queues[index].get()
+            if item is _STOP:
+                return
+            slot, length = item
+            if not self._failed:
+                try:
+                    with memoryview(self._buffers[slot]) as view, view[:length] as filled:
+                        stage(filled)
+                except BaseException as exc:  # noqa: BLE001 - handed back to the filling thread
+                    self._failed = True
+                    self._error = exc
+            self._free[index].release()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def buffer(self) -> mmap.mmap:
+        """The next buffer to fill (waits until every stage is done with its previous use)."""
+        self._raise()
+        if not self._held:
+            for free in self._free:
+                free.acquire()
+            self._held = True
+        return self._buffers[self._next % len(self._buffers)]
+
+    def submit(self, length: int) -> None:
+        """Hand the first ``length`` bytes of the buffer from :meth:`buffer` to every stage."""
+        self._raise()
+        if not self._held:
+            raise RuntimeError("submit() without buffer()")
+        if length:
+            for pending in self._queues:
+                pending.put((self._next % len(self._buffers), length))
+            self._next += 1
+            self._held = False
+
+    def close(self) -> None:
+        """Wait until every stage is done with every submitted buffer; raise a stage's error, if any."""
+        for pending in self._queues:
+            pending.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._raise()
+
+    def __enter__(self) -> BufferRing:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if exc_info[0] is None:
+            self.close()
+            return
+        try:  # already failing: let the stages finish, but keep the original error
+            self.close()
+        except BaseException:  # noqa: BLE001
+            pass

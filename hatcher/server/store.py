@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
-import mmap
 import os
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Optional
+
+from hatcher.core import direct_io
+from hatcher.core.direct_io import DirectFile, aligned_buffer
 
 #: Pieces at least this large are md5-hashed in a helper thread while this one computes the
 #: sha256 and writes (hashlib releases the GIL on large buffers, so the two run in parallel).
@@ -23,38 +23,18 @@ DEFAULT_FSYNC_MIN_SIZE = 1024 * 1024
 #: upload on some virtual machines), and the data is on disk when the upload ends.
 DIRECT_IO_MIN_SIZE = 32 * 1024 * 1024
 _DIRECT_BUFFER = 4 * 1024 * 1024
-_DIRECT_ALIGN = 4096
 
 _MD5_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-md5")
 
 
 class _DirectWriter:
-    """Writes through an aligned buffer to a file opened with ``O_DIRECT``; buffered writes for the tail.
+    """Collects pieces in an aligned buffer and writes it whole with ``O_DIRECT`` (:mod:`hatcher.core.direct_io`)."""
 
-    Falls back to ordinary writes when the file system refuses direct I/O.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = mmap.mmap(-1, _DIRECT_BUFFER)
+    def __init__(self, path: str) -> None:
+        self._file = DirectFile(path, exclusive=True)
+        self.fd = self._file.fd
+        self._buffer = aligned_buffer(_DIRECT_BUFFER)
         self._fill = 0
-        self.direct = True
-
-    def _write_all(self, data: memoryview) -> None:
-        while data:
-            try:
-                written = os.write(self.fd, data)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL or not self.direct:
-                    raise
-                self._buffered()
-                continue
-            data = data[written:]
-
-    def _buffered(self) -> None:
-        if self.direct:
-            fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
-            self.direct = False
 
     def write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
@@ -64,23 +44,19 @@ class _DirectWriter:
             self._fill += room
             view = view[room:]
             if self._fill == _DIRECT_BUFFER:
-                self._write_all(memoryview(self._buffer))
+                with memoryview(self._buffer) as buffer:
+                    self._file.write(buffer)
                 self._fill = 0
 
     def flush(self) -> None:
-        aligned = self._fill - self._fill % _DIRECT_ALIGN
         with memoryview(self._buffer) as buffer:
-            if aligned:
-                self._write_all(buffer[:aligned])
-            if self._fill > aligned:
-                self._buffered()
-                self._write_all(buffer[aligned:self._fill])
+            self._file.write(buffer[:self._fill])  # an unaligned tail is written the ordinary way
         self._fill = 0
 
     def close(self) -> None:
         if not self._buffer.closed:
             self._buffer.close()
-        os.close(self.fd)
+        self._file.close()
 
 
 class IncomingBlob:
@@ -89,14 +65,8 @@ class IncomingBlob:
     def __init__(self, tmp_dir: str, fsync_min_size: int = 0, expected_size: Optional[int] = None) -> None:
         self.path = os.path.join(tmp_dir, f"upload-{uuid.uuid4().hex}.partial")
         self._file: Any = None
-        if expected_size is not None and expected_size >= DIRECT_IO_MIN_SIZE and hasattr(os, "O_DIRECT"):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT | os.O_CLOEXEC, 0o644)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-            else:
-                self._file = _DirectWriter(fd)
+        if expected_size is not None and expected_size >= DIRECT_IO_MIN_SIZE and direct_io.SUPPORTED:
+            self._file = _DirectWriter(self.path)
         if self._file is None:
             self._file = open(self.path, "xb")  # noqa: SIM115 - closed by finish/discard
         self._sha256 = hashlib.sha256()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 from pathlib import Path
 
 import pytest
 import requests
 
 from hatcher.artefacts.builders import build_egg
-from hatcher.core import brood_url_handler
+from hatcher.core import brood_url_handler, download
 from hatcher.core.download import PARTIAL_SUFFIX
 from hatcher.errors import ChecksumMismatchError
 
@@ -27,6 +28,21 @@ def stored(brood, tmp_path_factory):
     platform = client.create_organization(org, "Resume").create_repository("dev", "Dev").platform("rh7-x86_64")
     platform.upload_egg(str(egg))
     return platform, egg.read_bytes()
+
+
+@pytest.fixture(autouse=True, params=["streamed", "buffer-ring"])
+def receiver(request, monkeypatch):
+    """Every test runs with both ways of receiving a body: through requests, and the buffer ring (1 MiB buffers)."""
+    rings: list[object] = []
+    original = download.BufferRing
+    monkeypatch.setattr(download, "BufferRing", lambda *args, **kwargs: rings.append(1) or original(*args, **kwargs))
+    if request.param == "buffer-ring":
+        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 0)
+        monkeypatch.setattr(download, "BUFFER_SIZE", 1024 * 1024)
+    else:
+        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 1 << 62)
+    yield request.param
+    assert bool(rings) == (request.param == "buffer-ring")
 
 
 @pytest.fixture
@@ -95,22 +111,37 @@ def test_a_corrupt_partial_file_fails_verification_and_is_discarded(stored, tmp_
 
 
 def test_a_connection_that_breaks_mid_body_is_resumed_within_the_same_call(stored, ranges, tmp_path,
-                                                                            monkeypatch):
+                                                                            monkeypatch, receiver):
     platform, content = stored
-    # Given a body that breaks once, after the first MiB
-    original = requests.Response.iter_content
-    broken = []
+    # Given a body that breaks once, after the first MiB (and a bit, for the buffer ring)
+    broken: list[int] = []
+    if receiver == "streamed":
+        original = requests.Response.iter_content
 
-    def break_once(self, chunk_size=1, decode_unicode=False):
-        sent = 0
-        for chunk in original(self, chunk_size, decode_unicode):
-            yield chunk
-            sent += len(chunk)
-            if not broken and sent >= 1024 * 1024:
-                broken.append(sent)
-                raise requests.exceptions.ChunkedEncodingError("connection broken")
+        def break_once(self, chunk_size=1, decode_unicode=False):
+            sent = 0
+            for chunk in original(self, chunk_size, decode_unicode):
+                yield chunk
+                sent += len(chunk)
+                if not broken and sent >= 1024 * 1024:
+                    broken.append(sent)
+                    raise requests.exceptions.ChunkedEncodingError("connection broken")
 
-    monkeypatch.setattr(requests.Response, "iter_content", break_once)
+        monkeypatch.setattr(requests.Response, "iter_content", break_once)
+    else:
+        original_readinto = http.client.HTTPResponse.readinto
+        received = [0]
+
+        def readinto_then_break(self, buffer):
+            if not broken and received[0] >= 1024 * 1024 + 4567:
+                broken.append(received[0])
+                raise ConnectionResetError("connection reset by peer")
+            with memoryview(buffer) as view, view[:4567] as piece:  # small reads: the break falls mid-buffer
+                count = original_readinto(self, piece)
+            received[0] += count
+            return count
+
+        monkeypatch.setattr(http.client.HTTPResponse, "readinto", readinto_then_break)
     # When downloading once, Then it resumed with a Range request and the file is whole
     platform.download_egg("cp38", "big", "1.0-1", str(tmp_path))
     assert ranges[-1] == f"bytes={broken[0]}-"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hatcher.core.pipeline import BACKGROUND_THRESHOLD, BackgroundConsumer, InlineConsumer, consumer
+from hatcher.core.pipeline import BACKGROUND_THRESHOLD, BackgroundConsumer, BufferRing, InlineConsumer, consumer
 
 
 def test_chunks_are_consumed_in_order_and_close_waits_for_the_last():
@@ -41,3 +41,68 @@ def test_small_transfers_are_consumed_inline():
     big = consumer(len, BACKGROUND_THRESHOLD)
     assert type(big) is BackgroundConsumer
     big.close()
+
+
+# -- the buffer ring ----------------------------------------------------------------------------
+
+
+def test_the_buffer_ring_hands_every_filled_buffer_to_every_stage_in_order():
+    import threading
+
+    seen: dict[str, list[bytes]] = {"a": [], "b": []}
+    in_use = {"a": 0, "b": 0, "max": 0}
+    lock = threading.Lock()
+
+    def stage(name):
+        def consume(view: memoryview) -> None:
+            with lock:
+                in_use[name] += 1
+                in_use["max"] = max(in_use["max"], in_use["a"], in_use["b"])
+            seen[name].append(bytes(view))
+            with lock:
+                in_use[name] -= 1
+        return consume
+
+    buffers = set()
+    with BufferRing([stage("a"), stage("b")], count=3, size=4096) as ring:
+        for i in range(50):
+            buffer = ring.buffer()
+            buffers.add(id(buffer))
+            size = 1 + i * 37 % 4096
+            buffer[:size] = bytes([i % 256]) * size
+            ring.submit(size)
+    expected = [bytes([i % 256]) * (1 + i * 37 % 4096) for i in range(50)]
+    assert seen["a"] == expected and seen["b"] == expected
+    assert len(buffers) == 3  # memory is the ring's three buffers, reused
+
+
+def test_an_empty_submission_keeps_the_buffer_and_a_stage_error_reaches_the_filling_thread():
+    calls: list[int] = []
+
+    def fail(view: memoryview) -> None:
+        calls.append(len(view))
+        raise OSError("disk full")
+
+    ring = BufferRing([fail], count=2, size=4096)
+    first = ring.buffer()
+    ring.submit(0)  # nothing to hand over: the same buffer is handed out again
+    assert ring.buffer() is first
+    ring.submit(10)
+    with pytest.raises(OSError, match="disk full"):
+        for _ in range(10):
+            ring.buffer()
+            ring.submit(10)
+    ring.close()
+    assert calls == [10]  # after the error, the stage consumes nothing more
+    with pytest.raises(RuntimeError):
+        BufferRing([len]).submit(1)
+
+
+def test_leaving_the_ring_with_an_error_keeps_the_original_error():
+    def fail(view: memoryview) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(KeyError), BufferRing([fail], count=2, size=4096) as ring:
+        ring.buffer()
+        ring.submit(5)
+        raise KeyError("original")
