@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import queue
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 #: Transfers smaller than this are consumed inline (a thread would cost more than it saves).
 BACKGROUND_THRESHOLD = 4 << 20
@@ -188,3 +188,66 @@ class BufferRing:
             self.close()
         except BaseException:  # noqa: BLE001
             pass
+
+
+_END = object()
+
+
+def read_ahead(fill: Callable[[memoryview], int], stages: Sequence[Callable[[memoryview], Any]],
+               count: int = 4, size: int = 4 << 20) -> Iterator[memoryview]:
+    """Yield buffers filled by ``fill`` in a background thread, each also given to ``stages`` in threads of their own.
+
+    ``fill(view)`` fills a buffer and returns the byte count; fewer than the buffer's size
+    ends the stream. The caller gets each filled buffer in order while the next ones are
+    being filled, and the stages (e.g. hashing) see the same bytes at the same time: no
+    copy between them. A yielded view is valid until the caller asks for the next one.
+    Leaving the loop early stops the filling thread; an error of ``fill`` or of a stage
+    is raised in the caller.
+    """
+    handoff: queue.Queue[Any] = queue.Queue()
+    cancelled = threading.Event()
+
+    def to_caller(view: memoryview) -> None:
+        done = threading.Event()
+        handoff.put((view, done))
+        done.wait()
+
+    def produce() -> None:
+        try:
+            with BufferRing([*stages, to_caller], count, size) as ring:
+                while not cancelled.is_set():
+                    buffer = ring.buffer()
+                    with memoryview(buffer) as view:
+                        filled = fill(view)
+                    ring.submit(filled)
+                    if filled < len(buffer):
+                        break
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            handoff.put(exc)
+        else:
+            handoff.put(_END)
+
+    producer = threading.Thread(target=produce, name="hatcher-read-ahead", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            view, done = item
+            try:
+                yield view
+            finally:
+                done.set()
+    finally:
+        cancelled.set()
+        while producer.is_alive():  # release a stage waiting on a buffer nobody will take
+            try:
+                item = handoff.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if isinstance(item, tuple):
+                item[1].set()
+        producer.join()

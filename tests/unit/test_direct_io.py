@@ -75,3 +75,47 @@ def test_other_write_errors_are_raised(tmp_path, monkeypatch):
     target.close()
     with pytest.raises(FileExistsError):
         DirectFile(str(tmp_path / "file"), exclusive=True)
+
+
+def test_direct_reads_fill_aligned_buffers_up_to_the_end_of_the_file(tmp_path):
+    from hatcher.core.direct_io import DirectReader
+
+    content = os.urandom(3 * ALIGN * 4 + 1001)
+    path = tmp_path / "file"
+    path.write_bytes(content)
+    pieces = []
+    with DirectReader(str(path)) as reader:
+        buffer = aligned_buffer(4 * ALIGN)
+        with memoryview(buffer) as view:
+            while True:
+                count = reader.readinto(view)
+                pieces.append(bytes(view[:count]))
+                if count < len(view):
+                    break
+        assert not reader.direct  # the short read at the end went back to ordinary reads
+    assert b"".join(pieces) == content and [len(p) for p in pieces] == [4 * ALIGN] * 3 + [1001]
+
+
+def test_a_file_system_that_refuses_direct_reads_is_read_the_ordinary_way(tmp_path, monkeypatch):
+    from hatcher.core.direct_io import DirectReader
+
+    content = os.urandom(2 * ALIGN)
+    (tmp_path / "file").write_bytes(content)
+    real_preadv = os.preadv
+    refused: list[int] = []
+
+    def preadv(fd, buffers, offset):
+        if not refused:
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_preadv(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    reader = DirectReader(str(tmp_path / "file"))
+    reader.direct = True
+    buffer = aligned_buffer(4 * ALIGN)
+    with memoryview(buffer) as view:
+        assert reader.readinto(view) == len(content) and bytes(view[:len(content)]) == content
+    reader.close()
+    reader.close()
+    assert refused == [0] and not reader.direct

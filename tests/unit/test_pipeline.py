@@ -106,3 +106,46 @@ def test_leaving_the_ring_with_an_error_keeps_the_original_error():
         ring.buffer()
         ring.submit(5)
         raise KeyError("original")
+
+
+def test_read_ahead_yields_what_fill_gives_and_stages_see_the_same_bytes():
+    from hatcher.core.pipeline import read_ahead
+
+    source = bytes(range(256)) * 200  # 51,200 bytes
+    position = [0]
+
+    def fill(view: memoryview) -> int:
+        piece = source[position[0]:position[0] + len(view)]
+        view[:len(piece)] = piece
+        position[0] += len(piece)
+        return len(piece)
+
+    staged: list[bytes] = []
+    received = [bytes(view) for view in read_ahead(fill, [lambda view: staged.append(bytes(view))],
+                                                   count=3, size=4096)]
+    assert b"".join(received) == source == b"".join(staged)
+    assert len(received) == 13  # twelve full buffers and the 2,048 bytes of the last
+
+
+def test_read_ahead_stops_the_filling_thread_when_the_caller_leaves_and_raises_errors():
+    import threading
+
+    from hatcher.core.pipeline import read_ahead
+
+    before = threading.active_count()
+    endless = read_ahead(lambda view: len(view), [], count=2, size=4096)
+    next(endless)
+    endless.close()  # the caller gives up early: nothing is left running
+    assert threading.active_count() == before
+
+    def broken(view: memoryview) -> int:
+        raise OSError("unreadable")
+
+    with pytest.raises(OSError, match="unreadable"):
+        list(read_ahead(broken, []))
+
+    def failing_stage(view: memoryview) -> None:
+        raise ValueError("hash failed")
+
+    with pytest.raises(ValueError, match="hash failed"):
+        list(read_ahead(lambda view: len(view), [failing_stage], count=2, size=4096))

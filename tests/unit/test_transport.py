@@ -302,7 +302,23 @@ def test_upload_streams_the_file_in_chunks_and_reports_progress(handler, mocked,
     assert json.loads(data_part["content"]) == {"sha256": hashlib.sha256(artefact.read_bytes()).hexdigest()}
 
 
-def test_a_file_that_changes_size_while_uploading_is_an_error(artefact):
+def test_a_large_file_is_read_ahead_and_hashed_beside_the_sends(handler, mocked, artefact, monkeypatch):
+    from hatcher.core import multipart
+
+    monkeypatch.setattr(multipart, "READ_AHEAD_MIN_SIZE", 0)
+    monkeypatch.setattr(transport, "WHOLE_BODY_MAX_SIZE", 0)
+    mocked.post(URL + PATH, status=201)
+    handler.upload(PATH, {"sha256": None}, str(artefact))
+    file_part, data_part = multipart_parts(mocked.calls[0].request)
+    assert file_part["content"] == artefact.read_bytes()
+    assert json.loads(data_part["content"]) == {"sha256": hashlib.sha256(artefact.read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_a_file_that_changes_size_while_uploading_is_an_error(artefact, monkeypatch, read_ahead):
+    from hatcher.core import multipart
+
+    monkeypatch.setattr(multipart, "READ_AHEAD_MIN_SIZE", 0 if read_ahead else 1 << 62)
     # Given a body whose length was computed, then a file that grows before it is read
     body = MultipartUpload(str(artefact), {"sha256": None})
     with open(artefact, "ab") as stream:

@@ -27,7 +27,7 @@ def multipart_parts(request: Any) -> list[dict[str, Any]]:
     from requests_toolbelt.multipart.decoder import MultipartDecoder
 
     body = request.body
-    raw = body if isinstance(body, bytes) else b"".join(body)
+    raw = body if isinstance(body, bytes) else b"".join(bytes(chunk) for chunk in body)
     decoder = MultipartDecoder(raw, request.headers["Content-Type"])
     return [
         {"headers": {k.decode(): v.decode() for k, v in part.headers.items()}, "content": part.content}
