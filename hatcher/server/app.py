@@ -8,6 +8,7 @@ from hatcher import __version__
 from hatcher.core.url_templates import HEALTH_PATH
 from hatcher.server.db import make_engine, make_sessionmaker
 from hatcher.server.errors import install_error_handlers
+from hatcher.server.fast_lane import FastLane
 from hatcher.server.routes import admin, artefacts, indices, server_metadata, teams, tokens, uploads
 from hatcher.server.settings import ServerSettings
 from hatcher.server.store import BlobStore
@@ -37,4 +38,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     # Routes are matched in order: the busiest (uploads, artefacts, indices) first.
     for module in (uploads, artefacts, indices, tokens, server_metadata, admin, teams):
         app.include_router(module.router)
+    app.add_middleware(FastLane, routes=uploads.FAST_ROUTES)
     return app

@@ -24,6 +24,7 @@ from hatcher.server import artefact_service as service
 from hatcher.server import ingest
 from hatcher.server.deps import add_routes, find_repository, parse_bool
 from hatcher.server.errors import ApiError
+from hatcher.server.fast_lane import fast_route
 from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, require_repository_role
 from hatcher.server.store import IncomingBlob
 
@@ -315,6 +316,8 @@ async def upload_bundle(request: Request, organization_name: str, repository_nam
 
 
 add_routes(router, lambda urls: urls.data.eggs.upload, upload_egg, ["POST"], 201)
+#: Egg uploads, the requests of batch uploads, skip FastAPI's routing (:mod:`hatcher.server.fast_lane`).
+FAST_ROUTES = fast_route(lambda urls: urls.data.eggs.upload, "POST", upload_egg, query=("overwrite", "enabled"))
 add_routes(router, lambda urls: urls.data.runtimes.upload, upload_runtime_v0, ["POST"], 201, versions=(0,))
 add_routes(router, lambda urls: urls.data.runtimes.upload, upload_runtime_v1, ["POST"], 201, versions=(1,))
 add_routes(router, lambda urls: urls.data.apps.upload, upload_app, ["POST"], 201)
