@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional, Union
 
 import attr
 
@@ -127,6 +127,10 @@ def parse_data(raw: Optional[bytes], kind: str) -> dict[str, Any]:
 # -- reading the received file --------------------------------------------------------
 
 
+#: A received file: its path, or (small uploads) a file object over its bytes.
+Source = Union[str, BinaryIO]
+
+
 @attr.s(frozen=True)
 class ParsedArtefact:
     """What the server learnt from an uploaded file: identity, file name and reported metadata."""
@@ -140,16 +144,19 @@ class ParsedArtefact:
     document: dict[str, Any] = attr.ib(eq=False, repr=False)
 
 
-def _read_limited(path: str, label: str) -> bytes:
-    with open(path, "rb") as stream:
-        data = stream.read(MAX_DOCUMENT_SIZE + 1)
+def _read_limited(source: Source, label: str) -> bytes:
+    if isinstance(source, str):
+        with open(source, "rb") as stream:
+            data = stream.read(MAX_DOCUMENT_SIZE + 1)
+    else:
+        data = source.read(MAX_DOCUMENT_SIZE + 1)
     if len(data) > MAX_DOCUMENT_SIZE:
         raise ApiError(400, f"{label}: the file is too large")
     return data
 
 
-def _read_egg(path: str, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
-    info = EggInfo.from_file(path, filename=filename)
+def _read_egg(source: Source, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
+    info = EggInfo.from_file(source, filename=filename)
     file_name, upstream, build = split_egg_name(filename)
     if (file_name.lower() != info.egg_basename.lower() or upstream != info.upstream_version
             or build != info.build):
@@ -164,7 +171,7 @@ def _read_egg(path: str, filename: str, url_platform: Optional[str], data: dict[
                           info.full_version, check_filename(info.filename), document)
 
 
-def _read_runtime_v0(path: str, filename: str, url_platform: Optional[str],
+def _read_runtime_v0(source: Source, filename: str, url_platform: Optional[str],
                      data: dict[str, Any]) -> ParsedArtefact:
     if data["filename"] != filename:
         raise ApiError(400, f"The 'data' file name {data['filename'][:80]!r} differs from the uploaded "
@@ -191,9 +198,9 @@ def _read_runtime_v0(path: str, filename: str, url_platform: Optional[str],
                           info.full_version, check_filename(filename), document)
 
 
-def _read_runtime_v1(path: str, filename: str, url_platform: Optional[str],
+def _read_runtime_v1(source: Source, filename: str, url_platform: Optional[str],
                      data: dict[str, Any]) -> ParsedArtefact:
-    info = RuntimeV1Info.from_file(path, filename=filename)
+    info = RuntimeV1Info.from_file(source, filename=filename)
     if info.platform != url_platform:
         raise ApiError(400, f"{filename} is a runtime for {info.platform}, not for {url_platform}")
     document = {
@@ -207,8 +214,8 @@ def _read_runtime_v1(path: str, filename: str, url_platform: Optional[str],
                           "", check_identifier(info.version, "runtime version"), check_filename(filename), document)
 
 
-def _read_app(path: str, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
-    info = AppInfo.from_bytes(_read_limited(path, filename), filename=filename, strict=True)
+def _read_app(source: Source, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
+    info = AppInfo.from_bytes(_read_limited(source, filename), filename=filename, strict=True)
     platform = info.canonical_platform
     if platform != url_platform:
         raise ApiError(400, f"{filename} describes an app for {platform}, not for {url_platform}")
@@ -219,8 +226,8 @@ def _read_app(path: str, filename: str, url_platform: Optional[str], data: dict[
                           check_identifier(info.full_version, "app version"), check_filename(filename), document)
 
 
-def _read_bundle(path: str, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
-    info = BundleInfo.from_bytes(_read_limited(path, filename), filename)
+def _read_bundle(source: Source, filename: str, url_platform: Optional[str], data: dict[str, Any]) -> ParsedArtefact:
+    info = BundleInfo.from_bytes(_read_limited(source, filename), filename)
     expected = {"bundle_name": info.name, "bundle_version": info.version, "bundle_build": info.build}
     for key, value in expected.items():
         if data[key] != value:
@@ -236,11 +243,11 @@ _READERS = {EGG: _read_egg, RUNTIME_V0: _read_runtime_v0, RUNTIME: _read_runtime
             BUNDLE: _read_bundle}
 
 
-def read_artefact(kind: str, path: str, filename: str, url_platform: Optional[str],
+def read_artefact(kind: str, source: Source, filename: str, url_platform: Optional[str],
                   data: dict[str, Any]) -> ParsedArtefact:
     """Read the received file with the artefact readers; 400 with the reader's message on any problem."""
     try:
-        return _READERS[kind](path, filename, url_platform, data)
+        return _READERS[kind](source, filename, url_platform, data)
     except HatcherException as exc:
         raise ApiError(400, str(exc)) from None
     except (OSError, ValueError, TypeError, KeyError) as exc:

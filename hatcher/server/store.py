@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -105,6 +106,10 @@ class IncomingBlob:
         self._closed = True
         return self._sha256.hexdigest(), self._md5.hexdigest(), self.size
 
+    def source(self) -> str:
+        """Where the received bytes are (call after :meth:`finish`)."""
+        return self.path
+
     def discard(self) -> None:
         """Forget the received bytes."""
         try:
@@ -116,6 +121,38 @@ class IncomingBlob:
             self._closed = True
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+class MemoryBlob:
+    """A small upload received whole: kept in memory, hashed at once, written to disk once, when committed.
+
+    It has the interface of :class:`IncomingBlob`; its :meth:`source` is the bytes
+    themselves, so reading the artefact's metadata needs no file.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.data = b""
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``."""
+        self._chunks.append(bytes(chunk))
+        self.size += len(chunk)
+
+    def finish(self) -> tuple[str, str, int]:
+        """Return ``(sha256, md5, size)``."""
+        self.data = b"".join(self._chunks)
+        self._chunks = []
+        return hashlib.sha256(self.data).hexdigest(), hashlib.md5(self.data).hexdigest(), self.size
+
+    def source(self) -> io.BytesIO:
+        """The received bytes, as a file object."""
+        return io.BytesIO(self.data)
+
+    def discard(self) -> None:
+        """Forget the received bytes."""
+        self._chunks, self.data = [], b""
 
 
 class BlobStore:
@@ -167,7 +204,26 @@ class BlobStore:
         """Start receiving a file (of about ``expected_size`` bytes, when known)."""
         return IncomingBlob(self.tmp_dir, self.fsync_min_size, expected_size)
 
-    def commit(self, incoming: IncomingBlob, sha256: str) -> str:
+    def incoming_whole(self) -> MemoryBlob:
+        """Start receiving a small file that arrives whole (kept in memory until committed)."""
+        return MemoryBlob()
+
+    def _write_temporary(self, data: bytes) -> str:
+        """Write ``data`` to a new temporary file (one ``write``, no Python file object); its path."""
+        path = os.path.join(self.tmp_dir, f"upload-{uuid.uuid4().hex}.partial")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        os.close(fd)
+        return path
+
+    def commit(self, incoming: IncomingBlob | MemoryBlob, sha256: str) -> str:
         """Move a finished upload into place under its sha256 (atomic); return the blob path."""
         target = self.path(sha256)
         if os.path.exists(target):
@@ -177,12 +233,13 @@ class BlobStore:
         if directory not in self._directories:  # 256 at most; skips a failing mkdir per upload
             os.makedirs(directory, exist_ok=True)
             self._directories.add(directory)
+        source = self._write_temporary(incoming.data) if isinstance(incoming, MemoryBlob) else incoming.path
         try:
-            os.replace(incoming.path, target)
+            os.replace(source, target)
         except FileNotFoundError:  # its directory was removed behind the store's back
             self._directories.discard(directory)
             os.makedirs(directory, exist_ok=True)
-            os.replace(incoming.path, target)
+            os.replace(source, target)
         if incoming.size >= self.fsync_min_size:
             directory = os.open(os.path.dirname(target), os.O_RDONLY)
             try:

@@ -307,6 +307,25 @@ def test_blobs_are_one_directory_level_deep_and_the_older_layout_is_converted(tm
         assert stream.read() == b"old blob"
 
 
+def test_a_small_upload_is_kept_in_memory_and_written_once_when_committed(tmp_path: Any) -> None:
+    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
+    content = os.urandom(70_000)
+    incoming = blobs.incoming_whole()
+    for offset in range(0, len(content), 30_000):
+        incoming.write(content[offset:offset + 30_000])
+    assert (os.listdir(blobs.tmp_dir), os.listdir(blobs.root)) == ([], [])  # nothing on disk yet
+    sha256, md5, size = incoming.finish()
+    assert (sha256, md5, size) == (hashlib.sha256(content).hexdigest(), hashlib.md5(content).hexdigest(), 70_000)
+    assert incoming.source().read() == content
+    path = blobs.commit(incoming, sha256)
+    with open(path, "rb") as stream:
+        assert stream.read() == content
+    assert os.listdir(blobs.tmp_dir) == []
+    again = blobs.incoming_whole()  # the same content again: the stored blob stays as it is
+    again.write(content)
+    assert blobs.commit(again, again.finish()[0]) == path and os.listdir(blobs.tmp_dir) == []
+
+
 def test_discarded_blob_leaves_nothing(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(store, "DIRECT_IO_MIN_SIZE", 0)
     blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))

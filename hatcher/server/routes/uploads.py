@@ -26,7 +26,7 @@ from hatcher.server.deps import add_routes, find_repository, parse_bool
 from hatcher.server.errors import ApiError
 from hatcher.server.fast_lane import fast_route
 from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, require_repository_role
-from hatcher.server.store import IncomingBlob
+from hatcher.server.store import IncomingBlob, MemoryBlob
 
 router = APIRouter()
 
@@ -43,7 +43,7 @@ _DRAIN_LIMIT = 256 * 1024 * 1024
 class MultipartReceiver:
     """Parses a ``multipart/form-data`` body fed in chunks; keeps ``file`` on disk and ``data`` in memory."""
 
-    def __init__(self, content_type: Optional[str], incoming: IncomingBlob) -> None:
+    def __init__(self, content_type: Optional[str], incoming: IncomingBlob | MemoryBlob) -> None:
         ctype, options = parse_options_header(content_type or "")
         boundary = options.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary:
@@ -170,7 +170,7 @@ def _finish(request: Request, kind: str, target: _Target, receiver: MultipartRec
                             f"file has {digests[0]}")
     assert receiver.filename is not None
     ingest.check_identifier(receiver.filename, "file name")
-    parsed = ingest.read_artefact(kind, incoming.path, receiver.filename, target.platform, data)
+    parsed = ingest.read_artefact(kind, incoming.source(), receiver.filename, target.platform, data)
     service.store_artefact(request.app.state.sessionmaker, request.app.state.store, target.repository_id, parsed,
                            incoming, digests, target.overwrite, target.enabled)
     return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
@@ -219,7 +219,7 @@ def _content_length(request: Request) -> Optional[int]:
 def _receive_whole(request: Request, kind: str, target_of: Any, body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
-    incoming = request.app.state.store.incoming(len(body))
+    incoming = request.app.state.store.incoming_whole()
     try:
         receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
         receiver.feed(body)
