@@ -75,6 +75,21 @@ _FIND_REPOSITORY = (select(Repository).join(Organization)
                     .where(Organization.name == bindparam("organization"), Repository.name == bindparam("repository")))
 
 
+_REPOSITORY_IDS = (select(Repository.id, Repository.organization_id).join(Organization)
+                   .where(Organization.name == bindparam("organization"), Repository.name == bindparam("repository")))
+
+
+def find_repository_ids(db: Session, organization_name: str, repository_name: str) -> tuple[int, int]:
+    """The ids of the repository ``organization_name/repository_name`` and of its organization, or 404.
+
+    A lighter :func:`find_repository` for requests that need no more (one row, no object).
+    """
+    row = db.execute(_REPOSITORY_IDS, {"organization": organization_name, "repository": repository_name}).first()
+    if row is None:
+        raise ApiError(404, f"No such repository: '{organization_name}/{repository_name}'")
+    return row[0], row[1]
+
+
 def find_repository(db: Session, organization_name: str, repository_name: str) -> Repository:
     """The repository ``organization_name/repository_name``, or 404."""
     repository = db.scalar(_FIND_REPOSITORY, {"organization": organization_name, "repository": repository_name})

@@ -18,10 +18,10 @@ import time
 from typing import Any, Optional
 
 import attr
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from hatcher.server.db import ApiToken, Repository, SessionToken, User, utcnow
+from hatcher.server.db import ApiToken, Repository, SessionToken, Team, User, team_members, team_repositories, utcnow
 from hatcher.server.errors import ApiError
 
 #: The roles a team grants, weakest first.
@@ -243,36 +243,52 @@ def organization_role(db: Session, principal: Principal, organization_id: int) -
     return max(roles, key=_rank, default=None)
 
 
-def repository_role(db: Session, principal: Principal, repository: Repository) -> Optional[str]:
-    """The strongest role ``principal`` holds on ``repository`` (None if it cannot see it).
+#: The roles a user holds in one organization through its teams, and whether each team lists
+#: the repository (built once: every request on a repository runs it, superusers excepted).
+_TEAM_ROLES = (
+    select(Team.role, team_repositories.c.repository_id)
+    .join(team_members, team_members.c.team_id == Team.id)
+    .outerjoin(team_repositories, and_(team_repositories.c.team_id == Team.id,
+                                       team_repositories.c.repository_id == bindparam("repository")))
+    .where(team_members.c.user_id == bindparam("user"), Team.organization_id == bindparam("organization")))
+
+
+def role_on_repository(db: Session, principal: Principal, repository_id: int, organization_id: int) -> Optional[str]:
+    """The strongest role ``principal`` holds on a repository (None if it cannot see it).
 
     Organization administrators hold that role on every repository of their organization;
-    other roles apply to the repositories their team lists.
+    other roles apply to the repositories their team lists. One query.
     """
     if principal.is_superuser:
         return ORGANIZATION_ADMINISTRATOR
-    user = db.get(User, principal.user_id)
     best: Optional[str] = None
-    for team in user.teams:
-        if team.organization_id != repository.organization_id:
-            continue
-        if team.role == ORGANIZATION_ADMINISTRATOR or repository in team.repositories:
-            if _rank(team.role) > _rank(best):
-                best = team.role
+    for role, listed in db.execute(_TEAM_ROLES, {"repository": repository_id, "user": principal.user_id,
+                                                 "organization": organization_id}):
+        if (role == ORGANIZATION_ADMINISTRATOR or listed is not None) and _rank(role) > _rank(best):
+            best = role
     return best
 
 
-def require_repository_role(db: Session, principal: Principal, repository: Repository, role: str) -> str:
-    """Return the principal's role on ``repository`` if it is at least ``role``.
+def repository_role(db: Session, principal: Principal, repository: Repository) -> Optional[str]:
+    """The strongest role ``principal`` holds on ``repository`` (see :func:`role_on_repository`)."""
+    return role_on_repository(db, principal, repository.id, repository.organization_id)
+
+
+def check_role(held: Optional[str], role: str, full_name: str) -> str:
+    """Return ``held`` if it is at least ``role``.
 
     Raises
     ------
     ApiError
-        404 when the principal cannot see the repository at all, 403 when its role is too weak.
+        404 when ``held`` is None (the repository is not visible), 403 when it is too weak.
     """
-    held = repository_role(db, principal, repository)
     if held is None:
-        raise ApiError(404, f"No such repository: '{repository.full_name}'")
+        raise ApiError(404, f"No such repository: '{full_name}'")
     if _rank(held) < _rank(role):
-        raise ApiError(403, f"'{role}' access to '{repository.full_name}' is required")
+        raise ApiError(403, f"'{role}' access to '{full_name}' is required")
     return held
+
+
+def require_repository_role(db: Session, principal: Principal, repository: Repository, role: str) -> str:
+    """Return the principal's role on ``repository`` if it is at least ``role`` (404 or 403 otherwise)."""
+    return check_role(repository_role(db, principal, repository), role, repository.full_name)

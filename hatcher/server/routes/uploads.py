@@ -22,10 +22,10 @@ from starlette.requests import ClientDisconnect
 
 from hatcher.server import artefact_service as service
 from hatcher.server import ingest
-from hatcher.server.deps import add_routes, find_repository, parse_bool
+from hatcher.server.deps import add_routes, find_repository_ids, parse_bool
 from hatcher.server.errors import ApiError
 from hatcher.server.fast_lane import fast_route
-from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, require_repository_role
+from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, check_role, role_on_repository
 from hatcher.server.store import IncomingBlob, MemoryBlob
 
 router = APIRouter()
@@ -152,9 +152,9 @@ def _authorize(request: Request, organization_name: str, repository_name: str, p
     """401/404/403 (credentials and rights first), then 400 for a bad platform or flag."""
     with request.app.state.sessionmaker() as db:
         principal = authenticate(db, request.headers.get("authorization"))
-        repository = find_repository(db, organization_name, repository_name)
-        require_repository_role(db, principal, repository, UPLOAD_REPOSITORY)
-        repository_id = repository.id
+        repository_id, organization_id = find_repository_ids(db, organization_name, repository_name)
+        check_role(role_on_repository(db, principal, repository_id, organization_id), UPLOAD_REPOSITORY,
+                   f"{organization_name}/{repository_name}")
     return _Target(repository_id, ingest.canonical_platform(platform) if platform is not None else None,
                    parse_bool(overwrite, "overwrite", False), parse_bool(enabled, "enabled", True))
 
