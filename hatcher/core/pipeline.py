@@ -101,7 +101,9 @@ class BufferRing:
     The stages (e.g. hashing and writing) see the buffers in order and in parallel with
     each other and with the filling (e.g. socket reads): all of them release the GIL on
     large buffers. A buffer is handed out again only when every stage is done with it, so
-    memory stays at ``count * size`` bytes and no byte is copied between the stages.
+    memory stays at ``count * size`` bytes and no byte is copied between the stages. An
+    error raised by a stage is raised again by the next :meth:`buffer` or :meth:`submit`,
+    or by :meth:`close`, and the stages consume nothing more.
 
     Parameters
     ----------
@@ -109,9 +111,6 @@ class BufferRing:
         Each is called with a ``memoryview`` of every filled buffer, in order.
     count, size : int
         The number of buffers and their size in bytes (a multiple of 4096 for direct I/O).
-
-    An error raised by a stage is raised again by the next :meth:`buffer` or :meth:`submit`,
-    or by :meth:`close`; the other stages go on with the buffers already submitted.
     """
 
     def __init__(self, stages: Sequence[Callable[[memoryview], Any]], count: int = 4, size: int = 4 << 20) -> None:
