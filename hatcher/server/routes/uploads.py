@@ -31,7 +31,7 @@ from hatcher.server.store import IncomingBlob, MemoryBlob
 router = APIRouter()
 
 #: Bytes of an upload collected before they are handed to the parser (in a worker thread).
-_FEED_SIZE = 1024 * 1024
+_FEED_SIZE = 4 * 1024 * 1024
 #: An upload whose ``Content-Length`` is at most this is received whole before it is authorised,
 #: parsed and stored, on the event loop (bigger ones are authorised first, then streamed, and
 #: their work is done in worker threads).
