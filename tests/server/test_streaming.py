@@ -58,6 +58,56 @@ def test_interrupted_upload_leaves_nothing(brood: EmbeddedBrood, unique: Callabl
     assert requests.get(url, auth=brood.admin_auth, timeout=30).status_code == 404
 
 
+def test_interrupted_small_upload_leaves_nothing_and_the_server_goes_on(brood: EmbeddedBrood,
+                                                                       unique: Callable[[str], str],
+                                                                       tmp_path: Any) -> None:
+    # A small upload is read whole before anything is done with it: cut it off half-way.
+    repo = make_repo(brood, unique, 1)
+    egg = _read(builders.build_egg(str(tmp_path), name="cutsmall", payload_size=20_000))
+    data = json.dumps({"sha256": hashlib.sha256(egg).hexdigest()}).encode()
+    body, content_type = multipart([("file", "cutsmall-1.0.1-1.egg", egg, None),
+                                    ("data", "", data, "application/json; charset=UTF-8")])
+    path = repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True"
+    credentials = base64.b64encode(":".join(brood.admin_auth).encode()).decode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: {urlsplit(brood.url).netloc}\r\n"
+            f"Authorization: Basic {credentials}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    before = data_files(brood)
+    with socket.create_connection((brood.host, brood.port)) as sock:
+        sock.sendall(head + body[:len(body) // 2])
+        time.sleep(0.2)
+    url = brood.url + repo.path(URLS_V1.metadata.artefacts.eggs, python_tag="cp27", name="cutsmall",
+                                version="1.0.1-1")
+    assert requests.get(url, auth=brood.admin_auth, timeout=30).status_code == 404  # and the server answers
+    assert _tmp_files(brood) == [] and data_files(brood) == before
+    # The same upload sent whole is stored.
+    answer = requests.post(brood.url + path, data=body, headers={"Content-Type": content_type},
+                           auth=brood.admin_auth, timeout=30)
+    assert answer.status_code == 201 and answer.json()["sha256"] == hashlib.sha256(egg).hexdigest()
+
+
+def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood, unique: Callable[[str], str],
+                                                            tmp_path: Any, monkeypatch: Any) -> None:
+    from hatcher.server.routes import uploads
+
+    repo = make_repo(brood, unique, 1)
+    egg = builders.build_egg(str(tmp_path), name="boom", payload_size=1000)
+
+    def explode(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(uploads, "_receive_whole", explode)
+    with open(egg, "rb") as stream:
+        content = stream.read()
+    data = json.dumps({"sha256": hashlib.sha256(content).hexdigest()}).encode()
+    body, content_type = multipart([("file", os.path.basename(egg), content, None),
+                                    ("data", "", data, "application/json; charset=UTF-8")])
+    answer = requests.post(brood.url + repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True",
+                           data=body, headers={"Content-Type": content_type}, auth=brood.admin_auth, timeout=30)
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "Internal server error"}
+
+
 def test_refused_large_upload_still_gets_its_answer(brood: EmbeddedBrood, unique: Callable[[str], str]) -> None:
     repo = make_repo(brood, unique, 1)
     content = os.urandom(8 * 1024 * 1024)
