@@ -105,9 +105,12 @@ def _fast_literal_assignments(text: str) -> dict[str, Any] | None:
     egg builders write. For anything else it returns None and the caller parses with
     ``ast``, so both give the same result.
     """
+    if "\x00" in text:
+        return None  # Python refuses NUL characters in source
     values: dict[str, Any] = {}
     key: str | None = None
     items: list[str] = []
+    comma = True
     for line in text.split("\n"):
         line = line.rstrip(" \t")
         if key is not None:
@@ -115,9 +118,10 @@ def _fast_literal_assignments(text: str) -> dict[str, Any] | None:
                 values[key], key = items, None
                 continue
             item = _LIST_ITEM_RE.match(line)
-            if item is None:
+            if item is None or not comma:  # without a comma, Python would join two strings
                 return None
             items.append(item.group(1)[1:-1])
+            comma = line.endswith(",")
             continue
         if not line:
             continue
@@ -126,13 +130,16 @@ def _fast_literal_assignments(text: str) -> dict[str, Any] | None:
             name, string, integer, none, _ = match.groups()
             if keyword.iskeyword(name):
                 return None
-            values[name] = string[1:-1] if string is not None else int(integer) if integer is not None else (
-                None if none is not None else [])
+            try:
+                values[name] = string[1:-1] if string is not None else int(integer) if integer is not None else (
+                    None if none is not None else [])
+            except ValueError:  # an integer beyond Python's digit limit: ast says how to report it
+                return None
             continue
         start = _LIST_START_RE.match(line)
         if start is None or keyword.iskeyword(start.group(1)):
             return None
-        key, items = start.group(1), []
+        key, items, comma = start.group(1), [], True
     return None if key is not None else values
 
 

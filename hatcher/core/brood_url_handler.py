@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: Default ``(connect, read)`` timeouts in seconds: a dead server is an error, not a hang.
 DEFAULT_TIMEOUT = (30.0, 300.0)
-#: Upload bodies up to this many bytes are built in memory and sent in one piece (with the
-#: request's headers); bigger ones are streamed from disk in fixed-size chunks.
+#: The bodies of files up to this many bytes are built in memory and sent in one piece (with
+#: the request's headers); bigger files are streamed from disk.
 WHOLE_BODY_MAX_SIZE = 256 * 1024
 #: How many times an upload is retried when the connection could not be made at all.
 UPLOAD_CONNECT_RETRIES = 2
@@ -317,10 +317,11 @@ class BroodURLHandler:
             params["enabled"] = enabled
         attempt = 0
         while True:
-            body = MultipartUpload(filename, data, progress=progress)
+            whole = os.path.getsize(filename) <= WHOLE_BODY_MAX_SIZE
+            body = MultipartUpload(filename, data, progress=None if whole else progress)
             try:
                 # A small body goes out whole, in one send with the headers; a bigger one streams from disk.
-                payload = body.to_bytes() if len(body) <= WHOLE_BODY_MAX_SIZE else body
+                payload = body.to_bytes() if whole else body
                 response = self.request("POST", path, params=params, data=payload,
                                         headers={"Content-Type": body.content_type})
             except requests.RequestException as exc:
@@ -330,6 +331,8 @@ class BroodURLHandler:
                 time.sleep(0.2 * 2 ** attempt)
                 attempt += 1
                 continue
+            if whole and progress is not None:
+                progress(body.size)  # reported once it was sent, never twice for a retried attempt
             with response:
                 return UploadReceipt(response.status_code, body.sha256, _json_or_none(response))
 

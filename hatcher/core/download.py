@@ -188,6 +188,7 @@ class ResumableDownload:
         if reader is not None and remaining is not None and remaining >= BUFFER_RING_MIN_SIZE:
             yield from self._receive_into_buffers(reader, digest)
             return
+        self._file.seek(self.offset)  # the buffer ring writes at explicit offsets: never trust the position
         with consumer(self._file.write, remaining) as writer, consumer(digest.update, remaining) as hasher:
             for chunk in self._response.iter_content(CHUNK_SIZE):
                 writer.put(chunk)
@@ -255,6 +256,12 @@ class ResumableDownload:
                     digest = hashlib.sha256()
         self._file.flush()
         actual = digest.hexdigest()
+        on_disk = os.fstat(self._file.fileno()).st_size
+        if on_disk != self.offset:  # what was hashed is not what was written: never install it
+            self._file.close()
+            os.unlink(self.partial)
+            raise HatcherException(f"The download of {self.target} wrote {on_disk} bytes but received "
+                                   f"{self.offset}; the download was discarded")
         if self.expected_sha256 is not None and actual != self.expected_sha256:
             self._file.close()
             os.unlink(self.partial)

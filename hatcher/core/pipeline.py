@@ -179,14 +179,18 @@ class BufferRing:
     def __enter__(self) -> BufferRing:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        if exc_info[0] is None:
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        if exc_type is None:
             self.close()
             return
-        try:  # already failing: let the stages finish, but keep the original error
+        try:  # already failing: let the stages finish
             self.close()
-        except BaseException:  # noqa: BLE001
-            pass
+        except BaseException as stage_error:
+            # A stage's failure (e.g. a full disk) wins over the filling thread's error (e.g. a
+            # broken connection, which would otherwise be resumed past bytes never written);
+            # GeneratorExit, KeyboardInterrupt and SystemExit are kept.
+            if isinstance(exc, Exception):
+                raise stage_error from exc
 
 
 _END = object()

@@ -209,13 +209,18 @@ class BlobStore:
         return MemoryBlob()
 
     def _write_temporary(self, data: bytes) -> str:
-        """Write ``data`` to a new temporary file (one ``write``, no Python file object); its path."""
+        """Write ``data`` to a new temporary file (one ``write``, no Python file object); its path.
+
+        It is fsync'ed when it is at least ``fsync_min_size`` bytes long, as received files are.
+        """
         path = os.path.join(self.tmp_dir, f"upload-{uuid.uuid4().hex}.partial")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if len(data) >= self.fsync_min_size:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             os.unlink(path)
@@ -235,11 +240,16 @@ class BlobStore:
             self._directories.add(directory)
         source = self._write_temporary(incoming.data) if isinstance(incoming, MemoryBlob) else incoming.path
         try:
-            os.replace(source, target)
-        except FileNotFoundError:  # its directory was removed behind the store's back
-            self._directories.discard(directory)
-            os.makedirs(directory, exist_ok=True)
-            os.replace(source, target)
+            try:
+                os.replace(source, target)
+            except FileNotFoundError:  # its directory was removed behind the store's back
+                self._directories.discard(directory)
+                os.makedirs(directory, exist_ok=True)
+                os.replace(source, target)
+        except BaseException:
+            if isinstance(incoming, MemoryBlob):
+                os.unlink(source)  # an IncomingBlob's file is removed by its discard()
+            raise
         if incoming.size >= self.fsync_min_size:
             directory = os.open(os.path.dirname(target), os.O_RDONLY)
             try:

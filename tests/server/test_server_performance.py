@@ -271,14 +271,15 @@ def test_incoming_blob_digests_and_content(tmp_path: Any, monkeypatch: Any, expe
     assert os.listdir(blobs.tmp_dir) == []
 
 
-def test_small_blobs_skip_fsync_large_ones_do_not(tmp_path: Any, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("in_memory", [False, True], ids=["streamed", "whole"])
+def test_small_blobs_skip_fsync_large_ones_do_not(tmp_path: Any, monkeypatch: Any, in_memory: bool) -> None:
     calls: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(store.os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
     blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"), fsync_min_size=1000)
     for content, fsyncs in ((b"x" * 999, 0), (b"y" * 1000, 2)):  # file and directory
         calls.clear()
-        incoming = blobs.incoming()
+        incoming = blobs.incoming_whole() if in_memory else blobs.incoming()
         incoming.write(content)
         digest = incoming.finish()[0]
         path = blobs.commit(incoming, digest)

@@ -108,6 +108,38 @@ def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood
     assert answer.json() == {"error": "Internal server error"}
 
 
+def test_small_uploads_with_a_token_are_stored_on_the_event_loop_those_with_a_password_in_a_worker(
+        brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any, monkeypatch: Any) -> None:
+    import threading
+
+    from hatcher.server.routes import uploads
+
+    threads: list[str] = []
+    original = uploads._receive_whole
+
+    def record(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args)
+
+    monkeypatch.setattr(uploads, "_receive_whole", record)
+    repo = make_repo(brood, unique, 1)
+    client = brood.client(api_version=1)
+    token = client.create_api_token(unique("token"))["token"]
+    for name, auth in (("viapassword", brood.admin_auth), ("viatoken", None)):
+        content = _read(builders.build_egg(str(tmp_path), name=name, payload_size=1000))
+        data = json.dumps({"sha256": hashlib.sha256(content).hexdigest()}).encode()
+        body, content_type = multipart([("file", f"{name}-1.0.1-1.egg", content, None),
+                                        ("data", "", data, "application/json; charset=UTF-8")])
+        headers = {"Content-Type": content_type}
+        if auth is None:
+            headers["Authorization"] = f"Bearer {token}"
+        answer = requests.post(brood.url + repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True",
+                               data=body, headers=headers, auth=auth, timeout=30)
+        assert answer.status_code == 201
+    assert len(threads) == 2 and threads[0] != threads[1]
+    assert threads[1] == brood._thread.name  # the thread that runs the server's event loop
+
+
 def test_refused_large_upload_still_gets_its_answer(brood: EmbeddedBrood, unique: Callable[[str], str]) -> None:
     repo = make_repo(brood, unique, 1)
     content = os.urandom(8 * 1024 * 1024)

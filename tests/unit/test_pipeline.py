@@ -98,13 +98,20 @@ def test_an_empty_submission_keeps_the_buffer_and_a_stage_error_reaches_the_fill
         BufferRing([len]).submit(1)
 
 
-def test_leaving_the_ring_with_an_error_keeps_the_original_error():
+def test_a_stage_error_wins_over_the_filling_thread_s_error_but_not_over_an_exit():
     def fail(view: memoryview) -> None:
         raise OSError("disk full")
 
-    with pytest.raises(KeyError), BufferRing([fail], count=2, size=4096) as ring:
+    with pytest.raises(OSError, match="disk full") as info, BufferRing([fail], count=2, size=4096) as ring:
         ring.buffer()
         ring.submit(5)
+        raise ConnectionError("broken")
+    assert isinstance(info.value.__cause__, ConnectionError)
+    with pytest.raises(KeyboardInterrupt), BufferRing([fail], count=2, size=4096) as ring:
+        ring.buffer()
+        ring.submit(5)
+        raise KeyboardInterrupt
+    with pytest.raises(KeyError), BufferRing([len], count=2, size=4096):  # no stage error: the original
         raise KeyError("original")
 
 

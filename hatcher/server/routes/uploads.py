@@ -5,7 +5,8 @@ into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written 
 small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
 and the caller's rights are checked before a byte of the body is read, except for a small
 body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first, then checked, parsed and
-stored in one go on the event loop (a thread hop would cost more than the work).
+stored in one go, on the event loop when the credentials are a token (a thread hop would
+cost more than the work).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ router = APIRouter()
 #: Bytes of an upload collected before they are handed to the parser (in a worker thread).
 _FEED_SIZE = 4 * 1024 * 1024
 #: An upload whose ``Content-Length`` is at most this is received whole before it is authorised,
-#: parsed and stored, on the event loop (bigger ones are authorised first, then streamed, and
-#: their work is done in worker threads).
+#: parsed and stored in one go: on the event loop for token credentials, in a worker thread for
+#: passwords (bigger ones are authorised first, then streamed, and their work is done in worker
+#: threads).
 SMALL_UPLOAD_SIZE = 256 * 1024
 #: A refused upload's body is read and dropped up to this size, so the client sees the answer.
 _DRAIN_LIMIT = 256 * 1024 * 1024
@@ -216,6 +218,11 @@ def _content_length(request: Request) -> Optional[int]:
         return None
 
 
+def _token_credentials(request: Request) -> bool:
+    """True for ``Authorization: Bearer ...``: checked with a cache or one indexed query, never scrypt."""
+    return request.headers.get("authorization", "")[:7].lower() == "bearer "
+
+
 def _receive_whole(request: Request, kind: str, target_of: Any, body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
@@ -237,14 +244,19 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         return _authorize(request, organization_name, repository_name, platform, overwrite, enabled)
 
     if length is not None and length <= SMALL_UPLOAD_SIZE:
-        # Small: received whole (at most SMALL_UPLOAD_SIZE bytes), then checked and stored right here,
-        # on the event loop: about a millisecond of work, where a hop to a worker thread and back
-        # costs more than that under the GIL (threads buy nothing for CPU work).
+        # Small: received whole (at most SMALL_UPLOAD_SIZE bytes), then checked and stored in one go.
         try:
             whole = b"".join([chunk async for chunk in body.chunks()])
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
-        return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
+        if _token_credentials(request):
+            # Right here, on the event loop: about a millisecond of work, where a hop to a worker
+            # thread and back costs more than that under the GIL.
+            return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
+        # A password (or none): checking a wrong one costs tens of milliseconds of scrypt,
+        # which must not hold up every other connection.
+        return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
+                            status_code=201)
     try:
         target = await run_in_threadpool(target_of)
         incoming = request.app.state.store.incoming(length)

@@ -199,6 +199,8 @@ _AST_ONLY = [  # valid spec/depend the fast path leaves to ast (None), which rea
     "packages = [\n'at column zero',\n]\n",
     "packages = [\n  'a',\n\n  'b',\n]\n",
     "packages = [\n  'a' 'b',\n]\n",
+    "packages = [\n  'a 1.0-1'\n  'b 2.0-1'\n]\n",  # no comma: one joined string, as Python reads it
+    "packages = [\n  'a'\n  'b',\n  'c'\n]\n",
     "packages = (\n  'a',\n)\n",
     "name = 'a'; version = '1'\n",
     "n\u00e4me = 'a'\n",
@@ -236,6 +238,8 @@ def test_the_fast_spec_depend_reader_agrees_with_ast_or_steps_aside(text: str) -
     "class = 'a'\n",            # a keyword
     "None = 1\n",
     "name = [\n  'a',\n  x,\n]\n",
+    "name = 'nul \x00 inside'\n",
+    "build = 1" + "0" * 5000 + "\n",          # beyond the digit limit of int()
 ])
 def test_text_the_fast_reader_refuses_is_judged_by_ast(text: str) -> None:
     from hatcher.artefacts.spec_depend import _fast_literal_assignments, _literal_assignments
