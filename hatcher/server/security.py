@@ -84,7 +84,20 @@ class _VerifiedPasswords:
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
         self._seen: dict[bytes, tuple[float, str]] = {}
+        self._recent: dict[bytes, float] = {}
         self._lock = threading.Lock()
+
+    def _pair(self, email: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{email}\0{password}".encode(), hashlib.sha256).digest()
+
+    def recently_verified(self, email: str, password: str) -> bool:
+        """True when this email and password passed a check within :attr:`TTL` seconds.
+
+        A hint for scheduling only (checking them again will be cheap); :meth:`check` decides.
+        """
+        with self._lock:
+            seen = self._recent.get(self._pair(email, password))
+        return seen is not None and time.monotonic() - seen < self.TTL
 
     def _mac(self, email: str, password: str, stored: str) -> bytes:
         return hmac.new(self._key, f"{email}\0{password}\0{stored}".encode(), hashlib.sha256).digest()
@@ -97,13 +110,17 @@ class _VerifiedPasswords:
         with self._lock:
             hit = self._seen.get(mac)
             if hit is not None and now - hit[0] < self.TTL:
+                self._recent[self._pair(email, password)] = hit[0]
                 return True
         if not verify_password(password, stored):
             return False
+        pair = self._pair(email, password)
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
+                self._recent.clear()
             self._seen[mac] = (now, email)
+            self._recent[pair] = now
         return True
 
 
@@ -174,6 +191,32 @@ def _principal(user: User, method: str) -> Principal:
     return Principal(user.id, user.email, user.is_superuser, method)
 
 
+def _basic_credentials(value: str) -> tuple[str, str]:
+    """The email and password of a Basic ``Authorization`` value; 401 when it is malformed."""
+    try:
+        email, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(401, "Malformed Basic credentials") from None
+    return email, password
+
+
+def cheap_to_authenticate(authorization: Optional[str]) -> bool:
+    """False when checking ``authorization`` may cost a password hash (scrypt: tens of milliseconds).
+
+    That is Basic credentials that did not pass a check in the last minute; tokens, missing
+    or malformed credentials are checked with a cache or one indexed query. Callers use it to
+    decide whether the check may run on the event loop.
+    """
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        email, password = _basic_credentials(value.strip())
+    except ApiError:
+        return True
+    return _PASSWORDS.recently_verified(email, password)
+
+
 def authenticate(db: Session, authorization: Optional[str]) -> Principal:
     """The principal of an ``Authorization`` header: Basic, Bearer API token or Bearer session token.
 
@@ -188,10 +231,7 @@ def authenticate(db: Session, authorization: Optional[str]) -> Principal:
     scheme = scheme.lower()
     value = value.strip()
     if scheme == "basic":
-        try:
-            email, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise ApiError(401, "Malformed Basic credentials") from None
+        email, password = _basic_credentials(value)
         user = db.scalar(select(User).where(User.email == email))
         if user is None or not _PASSWORDS.check(email, password, user.password_hash):
             raise ApiError(401, "Invalid user name or password")

@@ -108,10 +108,11 @@ def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood
     assert answer.json() == {"error": "Internal server error"}
 
 
-def test_small_uploads_with_a_token_are_stored_on_the_event_loop_those_with_a_password_in_a_worker(
+def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_others_in_a_worker(
         brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any, monkeypatch: Any) -> None:
     import threading
 
+    from hatcher.server import security
     from hatcher.server.routes import uploads
 
     threads: list[str] = []
@@ -123,9 +124,9 @@ def test_small_uploads_with_a_token_are_stored_on_the_event_loop_those_with_a_pa
 
     monkeypatch.setattr(uploads, "_receive_whole", record)
     repo = make_repo(brood, unique, 1)
-    client = brood.client(api_version=1)
-    token = client.create_api_token(unique("token"))["token"]
-    for name, auth in (("viapassword", brood.admin_auth), ("viatoken", None)):
+    token = brood.client(api_version=1).create_api_token(unique("token"))["token"]
+    monkeypatch.setattr(security._PASSWORDS, "_recent", {})  # the admin's password was not checked lately
+    for name, auth in (("freshpassword", brood.admin_auth), ("samepassword", brood.admin_auth), ("token", None)):
         content = _read(builders.build_egg(str(tmp_path), name=name, payload_size=1000))
         data = json.dumps({"sha256": hashlib.sha256(content).hexdigest()}).encode()
         body, content_type = multipart([("file", f"{name}-1.0.1-1.egg", content, None),
@@ -136,8 +137,31 @@ def test_small_uploads_with_a_token_are_stored_on_the_event_loop_those_with_a_pa
         answer = requests.post(brood.url + repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True",
                                data=body, headers=headers, auth=auth, timeout=30)
         assert answer.status_code == 201
-    assert len(threads) == 2 and threads[0] != threads[1]
-    assert threads[1] == brood._thread.name  # the thread that runs the server's event loop
+    loop = brood._thread.name  # the thread that runs the server's event loop
+    assert threads[0] != loop and threads[1:] == [loop, loop]
+
+
+def test_what_is_cheap_to_authenticate() -> None:
+    from hatcher.server import security
+
+    def basic(email: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()
+
+    cache = security._VerifiedPasswords()
+    stored = security.hash_password("s3cret")
+    original = security._PASSWORDS
+    security._PASSWORDS = cache
+    try:
+        assert security.cheap_to_authenticate("Bearer abc") and security.cheap_to_authenticate(None)
+        assert security.cheap_to_authenticate("Basic ###not base64")
+        assert not security.cheap_to_authenticate(basic("jane@acme.org", "s3cret"))
+        assert cache.check("jane@acme.org", "s3cret", stored)
+        assert security.cheap_to_authenticate(basic("jane@acme.org", "s3cret"))
+        assert not security.cheap_to_authenticate(basic("jane@acme.org", "wrong"))
+        assert not cache.check("jane@acme.org", "wrong", stored)
+        assert not security.cheap_to_authenticate(basic("jane@acme.org", "wrong"))
+    finally:
+        security._PASSWORDS = original
 
 
 def test_refused_large_upload_still_gets_its_answer(brood: EmbeddedBrood, unique: Callable[[str], str]) -> None:

@@ -5,8 +5,8 @@ into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written 
 small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
 and the caller's rights are checked before a byte of the body is read, except for a small
 body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first, then checked, parsed and
-stored in one go, on the event loop when the credentials are a token (a thread hop would
-cost more than the work).
+stored in one go, on the event loop when the credentials are cheap to check (a thread hop
+would cost more than the work).
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from hatcher.server import ingest
 from hatcher.server.deps import add_routes, find_repository_ids, parse_bool
 from hatcher.server.errors import ApiError
 from hatcher.server.fast_lane import fast_route
-from hatcher.server.security import UPLOAD_REPOSITORY, authenticate, check_role, role_on_repository
+from hatcher.server.security import (
+    UPLOAD_REPOSITORY,
+    authenticate,
+    cheap_to_authenticate,
+    check_role,
+    role_on_repository,
+)
 from hatcher.server.store import IncomingBlob, MemoryBlob
 
 router = APIRouter()
@@ -34,9 +40,9 @@ router = APIRouter()
 #: Bytes of an upload collected before they are handed to the parser (in a worker thread).
 _FEED_SIZE = 4 * 1024 * 1024
 #: An upload whose ``Content-Length`` is at most this is received whole before it is authorised,
-#: parsed and stored in one go: on the event loop for token credentials, in a worker thread for
-#: passwords (bigger ones are authorised first, then streamed, and their work is done in worker
-#: threads).
+#: parsed and stored in one go: on the event loop when the credentials are cheap to check (a
+#: token, or a password checked lately), else in a worker thread (bigger ones are authorised
+#: first, then streamed, and their work is done in worker threads).
 SMALL_UPLOAD_SIZE = 256 * 1024
 #: A refused upload's body is read and dropped up to this size, so the client sees the answer.
 _DRAIN_LIMIT = 256 * 1024 * 1024
@@ -218,11 +224,6 @@ def _content_length(request: Request) -> Optional[int]:
         return None
 
 
-def _token_credentials(request: Request) -> bool:
-    """True for ``Authorization: Bearer ...``: checked with a cache or one indexed query, never scrypt."""
-    return request.headers.get("authorization", "")[:7].lower() == "bearer "
-
-
 def _receive_whole(request: Request, kind: str, target_of: Any, body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
@@ -249,11 +250,11 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             whole = b"".join([chunk async for chunk in body.chunks()])
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
-        if _token_credentials(request):
+        if cheap_to_authenticate(request.headers.get("authorization")):
             # Right here, on the event loop: about a millisecond of work, where a hop to a worker
             # thread and back costs more than that under the GIL.
             return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
-        # A password (or none): checking a wrong one costs tens of milliseconds of scrypt,
+        # A password not checked lately: a wrong one costs tens of milliseconds of scrypt,
         # which must not hold up every other connection.
         return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
                             status_code=201)
