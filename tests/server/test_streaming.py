@@ -28,18 +28,32 @@ def _tmp_files(brood: EmbeddedBrood) -> list[str]:
     return os.listdir(brood.settings.tmp_dir)
 
 
+def _egg_upload(tmp_path: Any, name: str, payload_size: int) -> tuple[bytes, bytes, str]:
+    """A built egg's bytes, and the multipart body (with its Content-Type) that uploads it."""
+    egg = _read(builders.build_egg(str(tmp_path), name=name, payload_size=payload_size))
+    data = json.dumps({"sha256": hashlib.sha256(egg).hexdigest()}).encode()
+    body, content_type = multipart([("file", f"{name}-1.0.1-1.egg", egg, None),
+                                    ("data", "", data, "application/json; charset=UTF-8")])
+    return egg, body, content_type
+
+
+def _upload_path(repo: Repo) -> str:
+    return repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True"
+
+
+def _raw_request_head(brood: EmbeddedBrood, path: str, body: bytes, content_type: str) -> bytes:
+    """The head of an upload POST with the admin's Basic credentials, to send over a raw socket."""
+    credentials = base64.b64encode(":".join(brood.admin_auth).encode()).decode()
+    return (f"POST {path} HTTP/1.1\r\nHost: {urlsplit(brood.url).netloc}\r\n"
+            f"Authorization: Basic {credentials}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+
+
 def test_interrupted_upload_leaves_nothing(brood: EmbeddedBrood, unique: Callable[[str], str],
                                            tmp_path: Any) -> None:
     repo = make_repo(brood, unique, 1)
-    egg = _read(builders.build_egg(str(tmp_path), name="cut", payload_size=2_000_000))
-    data = json.dumps({"sha256": hashlib.sha256(egg).hexdigest()}).encode()
-    body, content_type = multipart([("file", "cut-1.0.1-1.egg", egg, None),
-                                    ("data", "", data, "application/json; charset=UTF-8")])
-    path = repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True"
-    credentials = base64.b64encode(":".join(brood.admin_auth).encode()).decode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: {urlsplit(brood.url).netloc}\r\n"
-            f"Authorization: Basic {credentials}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    _, body, content_type = _egg_upload(tmp_path, "cut", 2_000_000)
+    head = _raw_request_head(brood, _upload_path(repo), body, content_type)
     before = data_files(brood)
     with socket.create_connection((brood.host, brood.port)) as sock:
         sock.sendall(head + body[:len(body) // 2])
@@ -63,15 +77,9 @@ def test_interrupted_small_upload_leaves_nothing_and_the_server_goes_on(brood: E
                                                                        tmp_path: Any) -> None:
     # A small upload is read whole before anything is done with it: cut it off half-way.
     repo = make_repo(brood, unique, 1)
-    egg = _read(builders.build_egg(str(tmp_path), name="cutsmall", payload_size=20_000))
-    data = json.dumps({"sha256": hashlib.sha256(egg).hexdigest()}).encode()
-    body, content_type = multipart([("file", "cutsmall-1.0.1-1.egg", egg, None),
-                                    ("data", "", data, "application/json; charset=UTF-8")])
-    path = repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True"
-    credentials = base64.b64encode(":".join(brood.admin_auth).encode()).decode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: {urlsplit(brood.url).netloc}\r\n"
-            f"Authorization: Basic {credentials}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    egg, body, content_type = _egg_upload(tmp_path, "cutsmall", 20_000)
+    path = _upload_path(repo)
+    head = _raw_request_head(brood, path, body, content_type)
     before = data_files(brood)
     with socket.create_connection((brood.host, brood.port)) as sock:
         sock.sendall(head + body[:len(body) // 2])
@@ -91,19 +99,14 @@ def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood
     from hatcher.server.routes import uploads
 
     repo = make_repo(brood, unique, 1)
-    egg = builders.build_egg(str(tmp_path), name="boom", payload_size=1000)
 
     def explode(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(uploads, "_receive_whole", explode)
-    with open(egg, "rb") as stream:
-        content = stream.read()
-    data = json.dumps({"sha256": hashlib.sha256(content).hexdigest()}).encode()
-    body, content_type = multipart([("file", os.path.basename(egg), content, None),
-                                    ("data", "", data, "application/json; charset=UTF-8")])
-    answer = requests.post(brood.url + repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True",
-                           data=body, headers={"Content-Type": content_type}, auth=brood.admin_auth, timeout=30)
+    _, body, content_type = _egg_upload(tmp_path, "boom", 1000)
+    answer = requests.post(brood.url + _upload_path(repo), data=body, headers={"Content-Type": content_type},
+                           auth=brood.admin_auth, timeout=30)
     assert answer.status_code == 500
     assert answer.json() == {"error": "Internal server error"}
 
@@ -127,15 +130,11 @@ def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_ot
     token = brood.client(api_version=1).create_api_token(unique("token"))["token"]
     monkeypatch.setattr(security._PASSWORDS, "_recent", {})  # the admin's password was not checked lately
     for name, auth in (("freshpassword", brood.admin_auth), ("samepassword", brood.admin_auth), ("token", None)):
-        content = _read(builders.build_egg(str(tmp_path), name=name, payload_size=1000))
-        data = json.dumps({"sha256": hashlib.sha256(content).hexdigest()}).encode()
-        body, content_type = multipart([("file", f"{name}-1.0.1-1.egg", content, None),
-                                        ("data", "", data, "application/json; charset=UTF-8")])
+        _, body, content_type = _egg_upload(tmp_path, name, 1000)
         headers = {"Content-Type": content_type}
         if auth is None:
             headers["Authorization"] = f"Bearer {token}"
-        answer = requests.post(brood.url + repo.path(URLS_V1.data.eggs.upload) + "?overwrite=False&enabled=True",
-                               data=body, headers=headers, auth=auth, timeout=30)
+        answer = requests.post(brood.url + _upload_path(repo), data=body, headers=headers, auth=auth, timeout=30)
         assert answer.status_code == 201
     loop = brood._thread.name  # the thread that runs the server's event loop
     assert threads[0] != loop and threads[1:] == [loop, loop]
