@@ -28,7 +28,39 @@ def aligned_buffer(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)
 
 
-class DirectFile:
+class _DirectDescriptor:
+    """A file descriptor opened with ``O_DIRECT`` when wanted and allowed, else the ordinary way."""
+
+    def __init__(self, path: str, flags: int, direct: bool) -> None:
+        flags |= getattr(os, "O_CLOEXEC", 0)
+        self.direct = SUPPORTED and direct
+        self.fd = -1
+        if self.direct:
+            try:
+                self.fd = os.open(path, flags | os.O_DIRECT, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self.direct = False
+        if self.fd < 0:
+            self.fd = os.open(path, flags, 0o644)
+
+    def buffered(self) -> None:
+        """From now on, go through the page cache (no alignment needed)."""
+        if self.direct:
+            import fcntl
+
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            self.direct = False
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class DirectFile(_DirectDescriptor):
     """Write a file sequentially from ``offset`` on, with ``O_DIRECT`` while every write is aligned.
 
     Parameters
@@ -42,27 +74,8 @@ class DirectFile:
     """
 
     def __init__(self, path: str, offset: int = 0, exclusive: bool = False) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | (os.O_EXCL if exclusive else 0)
-        self.direct = SUPPORTED and offset % ALIGN == 0
-        self.fd = -1
-        if self.direct:
-            try:
-                self.fd = os.open(path, flags | os.O_DIRECT, 0o644)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                self.direct = False
-        if self.fd < 0:
-            self.fd = os.open(path, flags, 0o644)
+        super().__init__(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else 0), offset % ALIGN == 0)
         self.offset = offset
-
-    def buffered(self) -> None:
-        """From now on, write through the page cache (no alignment needed)."""
-        if self.direct:
-            import fcntl
-
-            fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
-            self.direct = False
 
     def write(self, data: memoryview) -> None:
         """Write all of ``data`` at the current offset (an unaligned length ends direct I/O)."""
@@ -79,14 +92,8 @@ class DirectFile:
             self.offset += written
             data = data[written:]
 
-    def close(self) -> None:
-        """Close the descriptor (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
-
-class DirectReader:
+class DirectReader(_DirectDescriptor):
     """Read a file sequentially into page-aligned buffers, with ``O_DIRECT`` where the system allows it.
 
     Direct reads skip the page cache's copy (the disk's DMA fills the buffer); a file system
@@ -94,18 +101,7 @@ class DirectReader:
     """
 
     def __init__(self, path: str) -> None:
-        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-        self.direct = SUPPORTED
-        self.fd = -1
-        if self.direct:
-            try:
-                self.fd = os.open(path, flags | os.O_DIRECT)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                self.direct = False
-        if self.fd < 0:
-            self.fd = os.open(path, flags)
+        super().__init__(path, os.O_RDONLY, True)
         self.offset = 0
 
     def readinto(self, buffer: memoryview) -> int:
@@ -118,27 +114,15 @@ class DirectReader:
                 except OSError as exc:
                     if exc.errno != errno.EINVAL or not self.direct:
                         raise
-                    self._buffered()
+                    self.buffered()
                     continue
             if not read:
                 break
             filled += read
             self.offset += read
             if self.direct and read % ALIGN:  # a short direct read ends the file (or is unaligned): go on plainly
-                self._buffered()
+                self.buffered()
         return filled
-
-    def _buffered(self) -> None:
-        import fcntl
-
-        fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
-        self.direct = False
-
-    def close(self) -> None:
-        """Close the descriptor (idempotent)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
     def __enter__(self) -> DirectReader:
         return self
