@@ -76,7 +76,8 @@ class Principal:
 class _VerifiedPasswords:
     """A short-lived memory of successful password checks, so Basic auth is not one scrypt per request.
 
-    Keys are HMACs of ``email:password`` under a per-process random key; nothing reusable is kept.
+    Keys are HMACs of ``email:password`` under a per-process random key, values the time of
+    the check and the stored hash it passed against; nothing reusable is kept.
     """
 
     TTL = 60.0
@@ -84,43 +85,36 @@ class _VerifiedPasswords:
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
         self._seen: dict[bytes, tuple[float, str]] = {}
-        self._recent: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
     def _pair(self, email: str, password: str) -> bytes:
         return hmac.new(self._key, f"{email}\0{password}".encode(), hashlib.sha256).digest()
+
+    def _fresh(self, pair: bytes) -> Optional[str]:
+        """The stored hash this pair passed against within :attr:`TTL` seconds, or None."""
+        with self._lock:
+            hit = self._seen.get(pair)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.TTL else None
 
     def recently_verified(self, email: str, password: str) -> bool:
         """True when this email and password passed a check within :attr:`TTL` seconds.
 
         A hint for scheduling only (checking them again will be cheap); :meth:`check` decides.
         """
-        with self._lock:
-            seen = self._recent.get(self._pair(email, password))
-        return seen is not None and time.monotonic() - seen < self.TTL
-
-    def _mac(self, email: str, password: str, stored: str) -> bytes:
-        return hmac.new(self._key, f"{email}\0{password}\0{stored}".encode(), hashlib.sha256).digest()
+        return self._fresh(self._pair(email, password)) is not None
 
     def check(self, email: str, password: str, stored: Optional[str]) -> bool:
         if not stored:
             return False
-        mac = self._mac(email, password, stored)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._seen.get(mac)
-            if hit is not None and now - hit[0] < self.TTL:
-                self._recent[self._pair(email, password)] = hit[0]
-                return True
+        pair = self._pair(email, password)
+        if self._fresh(pair) == stored:
+            return True
         if not verify_password(password, stored):
             return False
-        pair = self._pair(email, password)
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-                self._recent.clear()
-            self._seen[mac] = (now, email)
-            self._recent[pair] = now
+            self._seen[pair] = (time.monotonic(), stored)
         return True
 
 

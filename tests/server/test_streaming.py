@@ -128,7 +128,7 @@ def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_ot
     monkeypatch.setattr(uploads, "_receive_whole", record)
     repo = make_repo(brood, unique, 1)
     token = brood.client(api_version=1).create_api_token(unique("token"))["token"]
-    monkeypatch.setattr(security._PASSWORDS, "_recent", {})  # the admin's password was not checked lately
+    monkeypatch.setattr(security._PASSWORDS, "_seen", {})  # the admin's password was not checked lately
     for name, auth in (("freshpassword", brood.admin_auth), ("samepassword", brood.admin_auth), ("token", None)):
         _, body, content_type = _egg_upload(tmp_path, name, 1000)
         headers = {"Content-Type": content_type}
