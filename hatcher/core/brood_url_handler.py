@@ -44,12 +44,17 @@ _GZIP_MAGIC = b"\x1f\x8b"
 ProgressCallback = Callable[[int], None]
 
 
+def _json_or_none(response: requests.Response) -> Any:
+    """The decoded JSON body of a response, or None when it is empty or not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, RuntimeError):  # RuntimeError: the content was already consumed
+        return None
+
+
 def _error_text(response: requests.Response) -> str | None:
     """Return the ``error`` text of a JSON error body, or None."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RuntimeError):
-        return None
+    body = _json_or_none(response)
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
     return None
@@ -83,16 +88,6 @@ class UploadReceipt:
         """
         return (self.status_code == 201 and self.sha256 is not None and isinstance(self.answer, dict)
                 and self.answer.get("sha256") == self.sha256)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    """The decoded JSON body of a response, or None when it is empty or not JSON."""
-    if "json" not in response.headers.get("Content-Type", "") or not response.content:
-        return None
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        return None
 
 
 def raise_for_status(response: requests.Response) -> None:
