@@ -234,8 +234,7 @@ class ResumableDownload:
                 f"Connection broken: {self.offset} of {self.length} bytes received")
 
     def _transfer(self) -> Iterator[int]:
-        digest = _hash_file(self._file, self.offset)
-        self._file.seek(self.offset)
+        digest = _hash_file(self._file, self.offset)  # each receive writes from self.offset on
         if self.offset:
             yield self.offset  # already on disk from an earlier attempt
         resumes = 0
