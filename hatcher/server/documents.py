@@ -191,28 +191,25 @@ def build_runtime_index(db: Session, repository_id: int, platform: str, kind: st
     return index
 
 
-def build_app_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
-    """``python_tag -> app_id -> version -> build -> entry``."""
-    rows = _rows(db, repository_id, APP, platform)
+def _nested_index(rows: list[Artefact], entry_of: Any) -> dict[str, Any]:
+    """``python_tag -> name -> version -> build -> entry`` of the rows, in version order."""
     rows.sort(key=lambda a: (a.key, a.name, enpkg_key(a.version)))
     index: dict[str, Any] = {}
     for artefact in rows:
-        d = artefact.document
+        entry = entry_of(artefact)
         (index.setdefault(artefact.key, {}).setdefault(artefact.name, {})
-         .setdefault(str(d["version"]), {})[str(d["build"])]) = app_entry(artefact)
+         .setdefault(str(entry["version"]), {})[str(entry["build"])]) = entry
     return index
+
+
+def build_app_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
+    """``python_tag -> app_id -> version -> build -> entry``."""
+    return _nested_index(_rows(db, repository_id, APP, platform), app_entry)
 
 
 def build_bundle_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
     """``python_tag -> name -> version -> build -> entry``."""
-    rows = _rows(db, repository_id, BUNDLE, platform)
-    rows.sort(key=lambda a: (a.key, a.name, enpkg_key(a.version)))
-    index: dict[str, Any] = {}
-    for artefact in rows:
-        entry = bundle_entry(artefact)
-        (index.setdefault(artefact.key, {}).setdefault(artefact.name, {})
-         .setdefault(entry["version"], {})[str(entry["build"])]) = entry
-    return index
+    return _nested_index(_rows(db, repository_id, BUNDLE, platform), bundle_entry)
 
 
 @attr.s(frozen=True, slots=True)
