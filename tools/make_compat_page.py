@@ -60,8 +60,9 @@ CLI_NOTES = {
     "`eggs download`": "Progress bar on stderr, only on a terminal.",
     "`eggs upload [--force] [--verify/--no-verify]`": "``--json`` added; upload progress on stderr.",
     "`eggs batch-upload [--force] [--index/--no-index] [--index_timeout N]`":
-        "Parallel (``--jobs``); continues past failures and reports them in a summary (exit status 1, "
-        "nothing indexed); ``--json`` added.",
+        "Parallel (``--jobs``, default 4); small eggs sent without a lookup first (a refused duplicate is "
+        "then compared by checksum); eggs whose upload the server confirms are not polled; continues past "
+        "failures and reports them in a summary (exit status 1, nothing indexed); ``--json`` added.",
     "`runtimes list` (v0 / v1 forms)": "``--json`` added.",
     "`runtimes metadata` (v0 / v1 forms)": "``--json`` accepted (same document).",
     "`runtimes download` (v0 / v1 forms)": "Progress bar on stderr, only on a terminal.",
@@ -99,15 +100,6 @@ unless ``--debug``; every command that prints data takes ``--json`` and then pri
 JSON document; progress bars go to stderr, only when it is a terminal and
 ``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``
 and the alias ``serve`` (the embedded Brood server). See :doc:`cli`.
-
-.. list-table::
-   :header-rows: 1
-   :widths: 45 20 10 25
-
-   * - Command or option
-     - Since (reference)
-     - Status
-     - Notes
 """
 
 HEADER = """\
@@ -144,15 +136,6 @@ teams use the client's API root (the v1 mirror on an API-version-1 client).
 
 Checklist
 ---------
-
-.. list-table::
-   :header-rows: 1
-   :widths: 45 20 10 25
-
-   * - Name
-     - Since (reference)
-     - Status
-     - Notes
 """
 
 
@@ -178,21 +161,32 @@ def rst_literal(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"``\1``", text)
 
 
+def table_head(first_column: str) -> str:
+    """The head of a checklist's list-table."""
+    return (f"\n.. list-table::\n   :header-rows: 1\n   :widths: 45 20 10 25\n\n   * - {first_column}\n"
+            "     - Since (reference)\n     - Status\n     - Notes\n")
+
+
 def list_row(name: str, since: str, note: str) -> str:
     """One row of a list-table, status "implemented"."""
     return f"   * - {rst_literal(name)}\n     - {rst_literal(since)}\n     - implemented\n     - {note}\n"
 
 
-def main(spec_path: str, cli_spec_path: str | None = None) -> None:
+def render(spec_path: str, cli_spec_path: str | None = None) -> str:
+    """The text of ``docs/compatibility.rst`` for these specifications."""
     cli_spec = Path(cli_spec_path) if cli_spec_path else Path(spec_path).with_name("hatcher-cli.md")
-    out = [HEADER]
+    out = [HEADER, table_head("Name")]
     for name, since in rows(Path(spec_path).read_text(encoding="utf-8")):
         out.append(list_row(name, since, NOTES.get(name, "")))
-    out.append(CLI_HEADER)
+    out += [CLI_HEADER, table_head("Command or option")]
     for name, since in rows(cli_spec.read_text(encoding="utf-8"), "## 8. Checklist"):
         out.append(list_row(name.replace("\\|", "|"), since, cli_note(name)))
+    return "".join(out).rstrip() + "\n"
+
+
+def main(spec_path: str, cli_spec_path: str | None = None) -> None:
     target = Path(__file__).resolve().parents[1] / "docs" / "compatibility.rst"
-    target.write_text("".join(out).rstrip() + "\n", encoding="utf-8")
+    target.write_text(render(spec_path, cli_spec_path), encoding="utf-8")
 
 
 if __name__ == "__main__":
