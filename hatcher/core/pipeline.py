@@ -18,6 +18,24 @@ BACKGROUND_THRESHOLD = 4 << 20
 _STOP = object()
 
 
+def close_after(close: Callable[[], None], exc: Optional[BaseException]) -> None:
+    """Leave a ``with`` block of a consumer: let the background work finish, and pick the error to raise.
+
+    Without an error, ``close()`` raises the consumers' own. With one, the consumers' failure
+    (e.g. a full disk) wins over the producer's (e.g. a broken connection, which would
+    otherwise be resumed past bytes never written), chained to it; GeneratorExit,
+    KeyboardInterrupt and SystemExit are kept.
+    """
+    if exc is None:
+        close()
+        return
+    try:
+        close()
+    except BaseException as consumer_error:
+        if isinstance(exc, Exception):
+            raise consumer_error from exc
+
+
 class InlineConsumer:
     """Consume each chunk at once, in the calling thread."""
 
@@ -78,14 +96,8 @@ class BackgroundConsumer(InlineConsumer):
             error, self._error = self._error, None
             raise error
 
-    def __exit__(self, *exc_info: Any) -> None:
-        if exc_info[0] is None:
-            self.close()
-            return
-        try:  # already failing: finish the pending work, but keep the original error
-            self.close()
-        except BaseException:  # noqa: BLE001
-            pass
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        close_after(self.close, exc)
 
 
 def consumer(consume: Callable[[bytes], Any], size: Optional[int]) -> InlineConsumer:
@@ -180,17 +192,7 @@ class BufferRing:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
-        if exc_type is None:
-            self.close()
-            return
-        try:  # already failing: let the stages finish
-            self.close()
-        except BaseException as stage_error:
-            # A stage's failure (e.g. a full disk) wins over the filling thread's error (e.g. a
-            # broken connection, which would otherwise be resumed past bytes never written);
-            # GeneratorExit, KeyboardInterrupt and SystemExit are kept.
-            if isinstance(exc, Exception):
-                raise stage_error from exc
+        close_after(self.close, exc)
 
 
 _END = object()

@@ -35,6 +35,17 @@ def test_leaving_with_an_error_keeps_the_original_error():
     assert seen == [b"a"]  # pending work was finished before leaving
 
 
+def test_a_consumer_error_wins_over_the_producer_s_error():
+    def fail(chunk: bytes) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full") as info:
+        with BackgroundConsumer(fail) as sink:
+            sink.put(b"a")
+            raise ConnectionError("network")
+    assert isinstance(info.value.__cause__, ConnectionError)
+
+
 def test_small_transfers_are_consumed_inline():
     assert type(consumer(len, 10)) is InlineConsumer
     assert type(consumer(len, None)) is InlineConsumer
