@@ -12,7 +12,7 @@ would cost more than the work).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 import attr
 from fastapi import APIRouter, Request
@@ -168,7 +168,7 @@ def _authorize(request: Request, organization_name: str, repository_name: str, p
 
 
 def _finish(request: Request, kind: str, target: _Target, receiver: MultipartReceiver) -> dict[str, Any]:
-    """Check and store the received upload (runs in a worker thread)."""
+    """Check and store the received upload (blocking: in a worker thread, or on the loop for a small one)."""
     incoming = receiver.incoming
     digests = incoming.finish()
     receiver.close()
@@ -224,7 +224,7 @@ def _content_length(request: Request) -> Optional[int]:
         return None
 
 
-def _receive_whole(request: Request, kind: str, target_of: Any, body: bytes) -> dict[str, Any]:
+def _receive_whole(request: Request, kind: str, target_of: Callable[[], _Target], body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
     incoming = request.app.state.store.incoming_whole()
