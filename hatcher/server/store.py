@@ -6,15 +6,20 @@ import hashlib
 import io
 import os
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Optional
 
 from hatcher.core import direct_io
 from hatcher.core.direct_io import DirectFile, aligned_buffer
+from hatcher.core.pipeline import BackgroundConsumer, InlineConsumer
 
-#: Pieces at least this large are md5-hashed in a helper thread while this one computes the
-#: sha256 and writes (hashlib releases the GIL on large buffers, so the two run in parallel).
-PARALLEL_HASH_MIN = 256 * 1024
+#: Uploads announced (Content-Length) at least this large are md5-hashed in a thread of their
+#: own while the receiving thread computes the sha256 and writes (hashlib releases the GIL on
+#: large buffers, so the two run in parallel). md5 is the slower hash (about 1.2 s per GiB
+#: against 0.5 s for sha256 here), so it is the upload's longest chain: up to
+#: :data:`MD5_QUEUE_DEPTH` pieces may wait for it, and the receiving side never waits for
+#: the md5 of one piece before it starts on the next.
+PARALLEL_HASH_MIN_SIZE = 4 * 1024 * 1024
+MD5_QUEUE_DEPTH = 3
 #: Blobs smaller than this are not fsync'ed by default (see :class:`BlobStore`; the same as
 #: :attr:`hatcher.server.settings.ServerSettings.fsync_min_size`).
 DEFAULT_FSYNC_MIN_SIZE = 1024 * 1024
@@ -24,8 +29,6 @@ DEFAULT_FSYNC_MIN_SIZE = 1024 * 1024
 #: upload on some virtual machines), and the data is on disk when the upload ends.
 DIRECT_IO_MIN_SIZE = 32 * 1024 * 1024
 _DIRECT_BUFFER = 4 * 1024 * 1024
-
-_MD5_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-md5")
 
 
 class _DirectWriter:
@@ -37,7 +40,7 @@ class _DirectWriter:
         self._buffer = aligned_buffer(_DIRECT_BUFFER)
         self._fill = 0
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
         while view:
             room = min(len(view), _DIRECT_BUFFER - self._fill)
@@ -72,7 +75,9 @@ class IncomingBlob:
             self._file = open(self.path, "xb")  # noqa: SIM115 - closed by finish/discard
         self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5()
-        self._md5_pending: Optional[Future[None]] = None
+        self._md5_consumer = (BackgroundConsumer(self._md5.update, depth=MD5_QUEUE_DEPTH)
+                              if expected_size is not None and expected_size >= PARALLEL_HASH_MIN_SIZE
+                              else InlineConsumer(self._md5.update))
         self._fsync_min_size = fsync_min_size
         self._closed = False
         self.size = 0
@@ -80,25 +85,19 @@ class IncomingBlob:
     def _fileno(self) -> int:
         return self._file.fd if isinstance(self._file, _DirectWriter) else self._file.fileno()
 
-    def _md5_wait(self) -> None:
-        if self._md5_pending is not None:
-            pending, self._md5_pending = self._md5_pending, None
-            pending.result()
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append ``chunk`` and hash it (the md5 of a large upload in a thread of its own, in order).
 
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk`` and hash it (md5 of a large piece in a helper thread, in order)."""
-        self._md5_wait()
-        if len(chunk) >= PARALLEL_HASH_MIN:
-            self._md5_pending = _MD5_POOL.submit(self._md5.update, chunk)
-        else:
-            self._md5.update(chunk)
+        ``chunk`` must not change afterwards: the md5 thread may still be reading it.
+        """
+        self._md5_consumer.put(chunk)
         self._sha256.update(chunk)
         self._file.write(chunk)
         self.size += len(chunk)
 
     def finish(self) -> tuple[str, str, int]:
         """Flush (and fsync unless the blob is small, see :class:`BlobStore`); return ``(sha256, md5, size)``."""
-        self._md5_wait()
+        self._md5_consumer.close()
         self._file.flush()
         if self.size >= self._fsync_min_size:
             os.fsync(self._fileno())
@@ -113,7 +112,7 @@ class IncomingBlob:
     def discard(self) -> None:
         """Forget the received bytes."""
         try:
-            self._md5_wait()
+            self._md5_consumer.close()
         except Exception:  # noqa: BLE001 - the bytes are dropped anyway
             pass
         if not self._closed:

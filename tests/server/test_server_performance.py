@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import os
+import threading
 from typing import Any, Callable
 
 import pytest
@@ -260,7 +261,7 @@ def test_incoming_blob_digests_and_content(tmp_path: Any, monkeypatch: Any, expe
     incoming = blobs.incoming(expected_size)
     for size in (1, 100, 300_000, 5_000_000, 17, 4_194_304):  # pieces above and below the thresholds
         offset = incoming.size
-        incoming.write(content[offset:offset + size])
+        incoming.write(content[offset:offset + size] if size % 2 else memoryview(content)[offset:offset + size])
     incoming.write(content[incoming.size:])
     sha256, md5, size = incoming.finish()
     assert (sha256, md5, size) == (hashlib.sha256(content).hexdigest(), hashlib.md5(content).hexdigest(),
@@ -269,6 +270,35 @@ def test_incoming_blob_digests_and_content(tmp_path: Any, monkeypatch: Any, expe
     with open(path, "rb") as stream:
         assert stream.read() == content
     assert os.listdir(blobs.tmp_dir) == []
+
+
+def test_a_large_upload_is_md5_hashed_in_a_thread_that_never_holds_up_the_next_pieces(tmp_path: Any,
+                                                                                       monkeypatch: Any) -> None:
+    release = threading.Event()
+    real_md5 = hashlib.md5
+
+    class SlowMd5:
+        def __init__(self) -> None:
+            self._md5 = real_md5()
+
+        def update(self, chunk: Any) -> None:
+            assert release.wait(10)
+            self._md5.update(chunk)
+
+        def hexdigest(self) -> str:
+            return self._md5.hexdigest()
+
+    monkeypatch.setattr(store.hashlib, "md5", SlowMd5)
+    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
+    incoming = blobs.incoming(store.PARALLEL_HASH_MIN_SIZE)
+    pieces = [os.urandom(1000) for _ in range(store.MD5_QUEUE_DEPTH + 1)]  # one hashed, the others waiting
+    writer = threading.Thread(target=lambda: [incoming.write(piece) for piece in pieces])
+    writer.start()
+    writer.join(5)
+    assert not writer.is_alive() and incoming.size == sum(map(len, pieces))  # nothing waited for the md5
+    release.set()
+    assert incoming.finish()[1] == real_md5(b"".join(pieces)).hexdigest()
+    incoming.discard()
 
 
 @pytest.mark.parametrize("in_memory", [False, True], ids=["streamed", "whole"])

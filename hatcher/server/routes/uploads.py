@@ -111,7 +111,7 @@ class MultipartReceiver:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._target == "file":
-            self.incoming.write(data[start:end])
+            self.incoming.write(memoryview(data)[start:end])  # no copy: the fed pieces are immutable bytes
         elif self._target == "data":
             assert self.data is not None
             self.data += data[start:end]
@@ -125,7 +125,7 @@ class MultipartReceiver:
         self.finished = True
 
     def feed(self, chunk: bytes) -> None:
-        """Parse the next piece of the body."""
+        """Parse the next piece of the body (``bytes``: the file's pieces are views of it, kept by the md5 thread)."""
         if self.finished:
             return  # an epilogue after the closing boundary is ignored
         try:
