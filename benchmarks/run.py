@@ -21,7 +21,9 @@ What happens:
 3. One table row per operation: ours, the reference, curl, the ratios, the peak RSS; then one
    line per target of issue 5 saying whether it is met. The batch upload has one row per
    reference baseline (see :meth:`Bench.bench_batch`); its target is measured against the
-   reference's own ``eggs batch-upload``, the like-for-like baseline.
+   reference's own ``eggs batch-upload``, the like-for-like baseline. The upload is run a second
+   time with the server pinned to one core and the clients to the others, as if they were on two
+   machines (``--shared-cores-only`` skips it); the target is judged on the first, shared run.
 """
 
 from __future__ import annotations
@@ -111,17 +113,19 @@ GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
 def run_child(command: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None,
-              timeout: float = 1800) -> Child:
+              timeout: float = 1800, cpus: Optional[set] = None) -> Child:
     """Run ``command``; return its wall time and peak RSS (``ru_maxrss``, through GNU time when present).
 
-    Dirty pages are flushed first (:func:`settle`), outside the measured time.
+    Dirty pages are flushed first (:func:`settle`), outside the measured time. ``cpus``: the
+    only CPUs the command may run on.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *command] if GNU_TIME else list(command)
         settle()
         start = time.perf_counter()
-        process = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
+        process = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
+                                   preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
@@ -163,16 +167,19 @@ class Clients:
         bin_dir = os.path.dirname(sys.executable)
         self.hatcher = shutil.which("hatcher", path=bin_dir) or shutil.which("hatcher")
         self.curl = shutil.which("curl")
+        #: The CPUs the clients may run on (None: all of them); see :meth:`Server.pin`.
+        self.cpus: Optional[set] = None
 
     def ours(self, args: dict) -> Child:
-        return run_child([sys.executable, WORKER, json.dumps(args)], env=self.env, cwd=self.workdir)
+        return run_child([sys.executable, WORKER, json.dumps(args)], env=self.env, cwd=self.workdir, cpus=self.cpus)
 
     def reference(self, args: dict) -> Child:
         return run_child([self.reference_python, "-I", WORKER, json.dumps(args)], env=self.reference_env,
-                         cwd=self.workdir)
+                         cwd=self.workdir, cpus=self.cpus)
 
     def run_curl(self, args: Sequence[str]) -> Child:
-        return run_child([self.curl, "-sS", "-f", "-w", "%{time_total}", *args], env=self.env, cwd=self.workdir)
+        return run_child([self.curl, "-sS", "-f", "-w", "%{time_total}", *args], env=self.env, cwd=self.workdir,
+                         cpus=self.cpus)
 
 
 # -- the server ---------------------------------------------------------------------------------------
@@ -214,6 +221,14 @@ class Server:
                 return response.status == 200
         except OSError:
             return False
+
+    def pin(self, cpus: set) -> None:
+        """Let every thread of the server run only on ``cpus`` (threads it starts later inherit it)."""
+        for thread in os.listdir(f"/proc/{self.process.pid}/task"):
+            try:
+                os.sched_setaffinity(int(thread), cpus)
+            except ProcessLookupError:
+                pass  # a worker thread that has just ended
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -287,12 +302,8 @@ class Bench:
 
     # operations
 
-    def bench_upload(self, egg: str) -> None:
-        size = os.path.getsize(egg)
-        self.log(f"upload {size / MIB:.0f} MiB egg ...")
-        data_json = os.path.join(self.workdir, "data.json")
-        with open(data_json, "w", encoding="utf-8") as stream:
-            json.dump({"sha256": sha256_of(egg)}, stream)
+    def upload_runs(self, egg: str, data_json: str) -> dict[str, list[Child]]:
+        """Upload ``egg`` with each client, taking turns, ``--runs`` times each."""
         results: dict[str, list[Child]] = {"ours": [], "reference": [], "curl": []}
         for run in range(self.options.runs):
             for who in order(results, run):
@@ -306,10 +317,36 @@ class Bench:
                 results[who].append(child)
                 self.log(f"  run {run + 1} {who}: {child.wall:.2f} s, {child.rss / MIB:.0f} MiB")
                 self.drop_repository(repository)
+        return results
+
+    def bench_upload(self, egg: str) -> None:
+        size = os.path.getsize(egg)
+        self.log(f"upload {size / MIB:.0f} MiB egg ...")
+        data_json = os.path.join(self.workdir, "data.json")
+        with open(data_json, "w", encoding="utf-8") as stream:
+            json.dump({"sha256": sha256_of(egg)}, stream)
+        results = self.upload_runs(egg, data_json)
         self.add_row(f"upload {size / MIB:.0f} MiB egg (s)", results)
         self.add_op_row("  same, operation only (s)", results)
-        curl_wall = median([child.wall for child in results["curl"]])
         self.figures["upload"] = self.summary(results)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2 and not self.options.shared_cores_only:
+            # The same with the server on one core and the clients on the others, as if on two
+            # machines: a client's own work (e.g. the sha256) no longer takes CPU from the server.
+            self.log("upload, server and client on separate cores ...")
+            self.server.pin({cpus[0]})
+            self.clients.cpus = set(cpus[1:])
+            try:
+                separate = self.upload_runs(egg, data_json)
+            finally:
+                self.server.pin(set(cpus))
+                self.clients.cpus = None
+            self.add_row("  same, server and client on separate cores (s)", separate,
+                         note=f"server pinned to CPU {cpus[0]}, clients to CPU(s) "
+                              f"{','.join(map(str, cpus[1:]))} (sched_setaffinity); informative, the target is "
+                              "judged on the shared cores above")
+            self.figures["upload_separate_cores"] = self.summary(separate)
+        curl_wall = median([child.wall for child in results["curl"]])
         self.figures["ingest_mb_s"] = size / curl_wall / 1e6
         self.rows.append({"name": "server ingest, curl upload (MB/s)", "curl": size / curl_wall / 1e6,
                           "format": "{:.0f}"})
@@ -607,6 +644,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--reference-cli-runs", type=int,
                         help="Runs of the reference CLI batch baseline, one process per egg (default 1; 0 skips).")
     parser.add_argument("--jobs", type=int, default=4, help="--jobs of the batch upload.")
+    parser.add_argument("--shared-cores-only", action="store_true",
+                        help="Skip the upload run with the server and the clients on separate cores.")
     parser.add_argument("--no-reference", action="store_true", help="Skip the reference client.")
     parser.add_argument("--reference-venv", help="Reference virtualenv directory (default: the conformance one).")
     parser.add_argument("--only", action="append", choices=["upload", "download", "batch", "index", "startup"],
