@@ -6,9 +6,7 @@ worker thread) and turn :class:`~hatcher.server.errors.ApiError` into JSON answe
 
 from __future__ import annotations
 
-import os
 import secrets
-import threading
 import time
 from typing import Any, Optional
 
@@ -23,22 +21,6 @@ from hatcher.server.ingest import APP, BUNDLE, EGG, RUNTIME, RUNTIME_V0, ParsedA
 from hatcher.server.store import BlobStore, IncomingBlob
 
 # -- storing ----------------------------------------------------------------------------
-
-_BLOB_LOCKS: dict[str, threading.Lock] = {}
-_BLOB_LOCKS_GUARD = threading.Lock()
-
-
-def blob_lock(store: BlobStore) -> threading.Lock:
-    """The lock serialising blob commits and blob removals of one store (one per blob directory).
-
-    Committing a blob and the row that refers to it happen under it, and so does the
-    "is this blob still referenced?" check before a removal, so a removal never races
-    with a new reference to the same content.
-    """
-    root = os.path.realpath(store.root)
-    with _BLOB_LOCKS_GUARD:
-        return _BLOB_LOCKS.setdefault(root, threading.Lock())
-
 
 _REPOSITORIES = Repository.__table__
 _ARTEFACTS = Artefact.__table__
@@ -70,14 +52,14 @@ def bump_generation(db: Session, repository_id: int) -> None:
 
 
 def collect_blob(db: Session, store: BlobStore, sha256: str) -> None:
-    """Remove the blob ``sha256`` unless an artefact still refers to it (call under :func:`blob_lock`)."""
+    """Remove the blob ``sha256`` unless an artefact still refers to it (call under ``store.lock``)."""
     if not db.scalar(select(func.count()).select_from(Artefact).where(Artefact.sha256 == sha256)):
         store.remove(sha256)
 
 
 def collect_blobs(make_session: sessionmaker[Session], store: BlobStore, sha256s: Any) -> None:
     """Remove each of these blobs that no artefact refers to any more (e.g. after deleting a repository)."""
-    with blob_lock(store), make_session() as db:
+    with store.lock, make_session() as db:
         for sha256 in set(sha256s):
             collect_blob(db, store, sha256)
 
@@ -105,7 +87,7 @@ def store_artefact(make_session: sessionmaker[Session], store: BlobStore, reposi
     sha256, md5, size = digests
     fields = {"filename": parsed.filename, "sha256": sha256, "md5": md5, "size": size, "enabled": enabled,
               "mtime": time.time(), "document": parsed.document}
-    with blob_lock(store), make_session() as db:
+    with store.lock, make_session() as db:
         existing = db.execute(select(Artefact.id, Artefact.sha256).where(*_identity(repository_id, parsed))
                               ).first() if overwrite else None
         store.commit(incoming, sha256)
@@ -133,7 +115,7 @@ def store_artefact(make_session: sessionmaker[Session], store: BlobStore, reposi
 
 def delete_artefact(make_session: sessionmaker[Session], store: BlobStore, artefact_id: int) -> None:
     """Delete one artefact row and its blob when nothing else refers to it."""
-    with blob_lock(store), make_session() as db:
+    with store.lock, make_session() as db:
         artefact = db.get(Artefact, artefact_id)
         if artefact is None:
             raise ApiError(404, "Not Found")

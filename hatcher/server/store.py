@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import uuid
 from typing import Any, Optional
 
@@ -154,6 +155,16 @@ class MemoryBlob:
         self._chunks, self.data = [], b""
 
 
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_of(root: str) -> threading.Lock:
+    """The one lock of the blob directory ``root`` in this process, whichever store opened it."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(os.path.realpath(root), threading.Lock())
+
+
 class BlobStore:
     """Files under ``root/<aa>/<sha256>`` (``aa``: the first two hex digits); uploads arrive in ``tmp_dir`` first.
 
@@ -173,6 +184,11 @@ class BlobStore:
         self.tmp_dir = tmp_dir
         self.fsync_min_size = fsync_min_size
         self._directories: set[str] = set()
+        #: Serialises blob commits and removals in this process (one lock per blob directory).
+        #: Committing a blob and the row that refers to it happen under it, and so does the
+        #: "is this blob still referenced?" check before a removal, so a removal never races
+        #: with a new reference to the same content.
+        self.lock = _lock_of(root)
         os.makedirs(root, exist_ok=True)
         os.makedirs(tmp_dir, exist_ok=True)
         self._convert_two_level_layout()

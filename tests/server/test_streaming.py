@@ -140,6 +140,34 @@ def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_ot
     assert threads[0] != loop and threads[1:] == [loop, loop]
 
 
+def test_a_small_upload_waiting_for_the_blob_lock_does_not_hold_up_the_event_loop(
+        brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any, monkeypatch: Any) -> None:
+    import threading
+
+    from hatcher.server.routes import uploads
+
+    threads: list[str] = []
+    original = uploads._receive_whole
+    monkeypatch.setattr(uploads, "_receive_whole",
+                        lambda *args: threads.append(threading.current_thread().name) or original(*args))
+    repo = make_repo(brood, unique, 1)
+    token = brood.client(api_version=1).create_api_token(unique("token"))["token"]
+    _, body, content_type = _egg_upload(tmp_path, "waiting", 1000)
+    answers: list[requests.Response] = []
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
+    upload = threading.Thread(target=lambda: answers.append(
+        requests.post(brood.url + _upload_path(repo), data=body, headers=headers, timeout=60)))
+    lock = brood.app.state.store.lock
+    with lock:  # as while another thread commits a large upload or removes a repository's blobs
+        upload.start()
+        while not threads:
+            time.sleep(0.01)  # the upload was received and is waiting for the lock
+        assert requests.get(brood.url + "/health", timeout=10).status_code == 200  # the loop still answers
+    upload.join(60)
+    assert [answer.status_code for answer in answers] == [201]
+    assert threads != [brood._thread.name]  # it waited in a worker thread
+
+
 def test_what_is_cheap_to_authenticate() -> None:
     from hatcher.server import security
 

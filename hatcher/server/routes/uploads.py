@@ -5,8 +5,8 @@ into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written 
 small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
 and the caller's rights are checked before a byte of the body is read, except for a small
 body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first, then checked, parsed and
-stored in one go, on the event loop when the credentials are cheap to check (a thread hop
-would cost more than the work).
+stored in one go, on the event loop when the credentials are cheap to check and the blob
+lock is free (a thread hop would cost more than the work).
 """
 
 from __future__ import annotations
@@ -250,12 +250,14 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             whole = b"".join([chunk async for chunk in body.chunks()])
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
-        if cheap_to_authenticate(request.headers.get("authorization")):
+        if cheap_to_authenticate(request.headers.get("authorization")) and not request.app.state.store.lock.locked():
             # Right here, on the event loop: about a millisecond of work, where a hop to a worker
             # thread and back costs more than that under the GIL.
             return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
-        # A password not checked lately: a wrong one costs tens of milliseconds of scrypt,
-        # which must not hold up every other connection.
+        # A password not checked lately: a wrong one costs tens of milliseconds of scrypt, which
+        # must not hold up every other connection. Nor must waiting for the blob lock, which
+        # another thread holds (committing a large upload, or removing a deleted repository's
+        # blobs); it may still be taken between this check and the commit, for one commit.
         return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
                             status_code=201)
     try:
