@@ -232,6 +232,10 @@ class ResumableDownload:
         if self.length and self.offset < self.length:
             raise requests.exceptions.ConnectionError(
                 f"Connection broken: {self.offset} of {self.length} bytes received")
+        if reader.isclosed():
+            # http.client read the whole body: the connection can serve the next request, as it
+            # does when urllib3 itself reads a body to its end.
+            self._response.raw.release_conn()
 
     def _transfer(self) -> Iterator[int]:
         digest = _hash_file(self._file, self.offset)  # each receive writes from self.offset on

@@ -157,3 +157,22 @@ def test_two_concurrent_downloads_of_one_target_are_refused(stored, tmp_path):
     with pytest.raises(Exception, match="in progress"):
         platform.iter_download_egg("cp38", "big", "1.0-1", str(tmp_path))
     list(first)
+
+
+def test_a_complete_download_hands_its_connection_back_to_the_pool(stored, tmp_path, monkeypatch):
+    import urllib3.util.connection
+
+    platform, content = stored
+    for name in ("first", "second", "third"):
+        (tmp_path / name).mkdir()
+    platform.download_egg("cp38", "big", "1.0-1", str(tmp_path / "first"))  # a kept-alive connection is pooled
+    opened: list[object] = []
+    original = urllib3.util.connection.create_connection
+    monkeypatch.setattr(urllib3.util.connection, "create_connection",
+                        lambda *args, **kwargs: opened.append(args) or original(*args, **kwargs))
+    # When downloading twice more (metadata, then the body, each time)
+    for name in ("second", "third"):
+        platform.download_egg("cp38", "big", "1.0-1", str(tmp_path / name))
+        assert (tmp_path / name / "big-1.0-1.egg").read_bytes() == content
+    # Then every request went over the connection the first download left in the pool
+    assert opened == []
