@@ -57,11 +57,28 @@ def collect_blob(db: Session, store: BlobStore, sha256: str) -> None:
         store.remove(sha256)
 
 
+#: Digests looked up per query when collecting many blobs (well under SQLite's 32,766 bound parameters).
+_COLLECT_BATCH = 500
+
+
+def repository_digests(db: Session, repository_id: int) -> set[str]:
+    """The sha256 of every artefact of a repository (one query, no ORM objects)."""
+    return set(db.scalars(select(Artefact.sha256).where(Artefact.repository_id == repository_id).distinct()))
+
+
 def collect_blobs(make_session: sessionmaker[Session], store: BlobStore, sha256s: Any) -> None:
-    """Remove each of these blobs that no artefact refers to any more (e.g. after deleting a repository)."""
+    """Remove each of these blobs that no artefact refers to any more (e.g. after deleting a repository).
+
+    One query per :data:`_COLLECT_BATCH` digests finds those still referred to.
+    """
+    digests = sorted(set(sha256s))
     with store.lock, make_session() as db:
-        for sha256 in set(sha256s):
-            collect_blob(db, store, sha256)
+        for start in range(0, len(digests), _COLLECT_BATCH):
+            batch = digests[start:start + _COLLECT_BATCH]
+            kept = set(db.scalars(select(Artefact.sha256).where(Artefact.sha256.in_(batch)).distinct()))
+            for sha256 in batch:
+                if sha256 not in kept:
+                    store.remove(sha256)
 
 
 def _identity(repository_id: int, parsed: ParsedArtefact) -> Any:

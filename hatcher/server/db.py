@@ -98,7 +98,9 @@ class Repository(Base):
 
     organization: Mapped[Organization] = relationship(back_populates="repositories")
     teams: Mapped[list[Team]] = relationship(secondary=team_repositories, back_populates="repositories")
-    artefacts: Mapped[list[Artefact]] = relationship(back_populates="repository", cascade="all, delete-orphan")
+    # The database deletes a repository's artefacts (ON DELETE CASCADE), not one ORM DELETE each.
+    artefacts: Mapped[list[Artefact]] = relationship(back_populates="repository", cascade="all, delete-orphan",
+                                                     passive_deletes=True)
 
     @property
     def full_name(self) -> str:

@@ -9,6 +9,7 @@ import pytest
 from server_world import World
 
 from hatcher.errors import BroodHTTPError
+from hatcher.server import artefact_service
 from hatcher.server.db import Artefact, Repository
 
 
@@ -115,9 +116,13 @@ def _add_artefact(brood, org: str, repo: str, content: bytes) -> str:
     return sha256
 
 
-def test_a_non_empty_repository_needs_force_and_its_unshared_blobs_go(world: World, brood, api_version):
-    # Given dev holds two artefacts, one of whose blobs other also holds
+@pytest.mark.parametrize("batch", [1, 500], ids=["one-digest-per-query", "batched"])
+def test_a_non_empty_repository_needs_force_and_its_unshared_blobs_go(world: World, brood, api_version,
+                                                                      monkeypatch, batch):
+    monkeypatch.setattr(artefact_service, "_COLLECT_BATCH", batch)
+    # Given dev holds three artefacts, one of whose blobs other also holds
     own = _add_artefact(brood, world.org, "dev", b"only in dev " + world.org.encode())
+    also_own = _add_artefact(brood, world.org, "dev", b"also only in dev " + world.org.encode())
     shared = _add_artefact(brood, world.org, "dev", b"shared " + world.org.encode())
     _add_artefact(brood, world.org, "other", b"shared " + world.org.encode())
     repository = world.client(world.admin_email, api_version).organization(world.org).repository("dev")
@@ -126,9 +131,11 @@ def test_a_non_empty_repository_needs_force_and_its_unshared_blobs_go(world: Wor
     assert brood.app.state.store.exists(own)
     # When it is deleted with force
     repository.delete(force=True)
-    # Then the repository is gone, its own blob removed, the shared blob kept
+    # Then the repository is gone with its artefacts, its own blobs removed, the shared blob kept
     assert "dev" not in world.client(world.admin_email, api_version).organization(world.org).list_repositories()
-    assert not brood.app.state.store.exists(own)
+    with brood.app.state.sessionmaker() as db:
+        assert {artefact.sha256 for artefact in db.query(Artefact).all()} & {own, also_own, shared} == {shared}
+    assert not brood.app.state.store.exists(own) and not brood.app.state.store.exists(also_own)
     assert brood.app.state.store.exists(shared)
     assert own != shared == hashlib.sha256(b"shared " + world.org.encode()).hexdigest()
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hatcher.server.artefact_service import collect_blobs
+from hatcher.server.artefact_service import collect_blobs, repository_digests
 from hatcher.server.db import Organization, Repository, Team, User
 from hatcher.server.deps import (
     add_routes,
@@ -198,7 +198,7 @@ def delete_repository(organization_name: str, repository_name: str, request: Req
     organization = administered_organization(db, principal, organization_name)
     repository = repository_of(organization, repository_name)
     force = query_flag(request, "force")
-    digests = {artefact.sha256 for artefact in repository.artefacts}
+    digests = repository_digests(db, repository.id)
     if digests and not force:
         raise ApiError(409, f"Repository '{repository.full_name}' is not empty; delete it with force=True")
     db.delete(repository)
