@@ -69,16 +69,19 @@ def repository_digests(db: Session, repository_id: int) -> set[str]:
 def collect_blobs(make_session: sessionmaker[Session], store: BlobStore, sha256s: Any) -> None:
     """Remove each of these blobs that no artefact refers to any more (e.g. after deleting a repository).
 
-    One query per :data:`_COLLECT_BATCH` digests finds those still referred to.
+    One query per :data:`_COLLECT_BATCH` digests finds those still referred to; the blob
+    lock is held per batch, so uploads wait for one batch at most, not the whole collection.
     """
     digests = sorted(set(sha256s))
-    with store.lock, make_session() as db:
+    with make_session() as db:
         for start in range(0, len(digests), _COLLECT_BATCH):
             batch = digests[start:start + _COLLECT_BATCH]
-            kept = set(db.scalars(select(Artefact.sha256).where(Artefact.sha256.in_(batch)).distinct()))
-            for sha256 in batch:
-                if sha256 not in kept:
-                    store.remove(sha256)
+            with store.lock:
+                kept = set(db.scalars(select(Artefact.sha256).where(Artefact.sha256.in_(batch)).distinct()))
+                db.rollback()  # end the read transaction: the next batch sees uploads committed meanwhile
+                for sha256 in batch:
+                    if sha256 not in kept:
+                        store.remove(sha256)
 
 
 def _identity(repository_id: int, parsed: ParsedArtefact) -> Any:

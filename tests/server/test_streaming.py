@@ -160,12 +160,76 @@ def test_a_small_upload_waiting_for_the_blob_lock_does_not_hold_up_the_event_loo
     lock = brood.app.state.store.lock
     with lock:  # as while another thread commits a large upload or removes a repository's blobs
         upload.start()
-        while not threads:
-            time.sleep(0.01)  # the upload was received and is waiting for the lock
+        deadline = time.monotonic() + 30
+        while not threads and upload.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the upload was received and is waiting for the lock
+        assert threads, answers
         assert requests.get(brood.url + "/health", timeout=10).status_code == 200  # the loop still answers
     upload.join(60)
     assert [answer.status_code for answer in answers] == [201]
     assert threads != [brood._thread.name]  # it waited in a worker thread
+
+
+def test_an_upload_cancelled_twice_still_discards_what_it_received(brood: EmbeddedBrood,
+                                                                    unique: Callable[[str], str],
+                                                                    monkeypatch: Any) -> None:
+    # A server shutting down cancels a request's task, and may cancel it again while it cleans up.
+    import asyncio
+    import threading
+
+    from hatcher.server.routes import uploads
+
+    repo = make_repo(brood, unique, 1)
+    feeding = threading.Event()
+    original_feed = uploads.MultipartReceiver.feed
+
+    def slow_feed(self: Any, chunk: bytes) -> None:
+        feeding.set()
+        time.sleep(0.3)  # still feeding when the cancellations come
+        original_feed(self, chunk)
+
+    monkeypatch.setattr(uploads.MultipartReceiver, "feed", slow_feed)
+    piece = b'--B\r\nContent-Disposition: form-data; name="file"; filename="big-1.0-1.egg"\r\n\r\n'
+    piece += b"x" * (uploads._FEED_SIZE + 1)
+    credentials = base64.b64encode(":".join(brood.admin_auth).encode())
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": repo.path(URLS_V1.data.eggs.upload), "raw_path": repo.path(URLS_V1.data.eggs.upload).encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+             "headers": [(b"authorization", b"Basic " + credentials),
+                         (b"content-type", b"multipart/form-data; boundary=B"),
+                         (b"content-length", str(64 * 1024 * 1024).encode())]}
+
+    async def scenario() -> None:
+        sent = False
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": piece, "more_body": True}
+            await asyncio.Event().wait()  # the rest of the body never comes
+            return {}
+
+        async def send(message: dict) -> None:
+            pass
+
+        task = asyncio.ensure_future(brood.app(scope, receive, send))
+        while not feeding.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.01)  # now in its clean-up, waiting for the piece being fed
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        deadline = time.monotonic() + 10
+        while _tmp_files(brood) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # the shielded clean-up goes on
+
+    asyncio.run(scenario())
+    assert _tmp_files(brood) == []
 
 
 def test_what_is_cheap_to_authenticate() -> None:

@@ -198,12 +198,14 @@ def delete_repository(organization_name: str, repository_name: str, request: Req
     organization = administered_organization(db, principal, organization_name)
     repository = repository_of(organization, repository_name)
     force = query_flag(request, "force")
-    digests = repository_digests(db, repository.id)
-    if digests and not force:
-        raise ApiError(409, f"Repository '{repository.full_name}' is not empty; delete it with force=True")
-    db.delete(repository)
-    db.commit()
-    collect_blobs(request.app.state.sessionmaker, request.app.state.store, digests)
+    store = request.app.state.store
+    with store.lock:  # no upload commits between reading the digests and deleting their rows
+        digests = repository_digests(db, repository.id)
+        if digests and not force:
+            raise ApiError(409, f"Repository '{repository.full_name}' is not empty; delete it with force=True")
+        db.delete(repository)
+        db.commit()
+    collect_blobs(request.app.state.sessionmaker, store, digests)
 
 
 add_routes(router, lambda urls: urls.admin.organizations.repositories, list_repositories, ["GET"])

@@ -256,8 +256,9 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
         # A password not checked lately: a wrong one costs tens of milliseconds of scrypt, which
         # must not hold up every other connection. Nor must waiting for the blob lock, which
-        # another thread holds (committing a large upload, or removing a deleted repository's
-        # blobs); it may still be taken between this check and the commit, for one commit.
+        # another thread holds (committing a large upload, or removing a batch of a deleted
+        # repository's blobs); it may still be taken between this check and the commit, and
+        # then the loop waits for that one commit or batch.
         return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
                             status_code=201)
     try:
@@ -291,13 +292,19 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         await body.drain()
         raise
     finally:
-        if feeding is not None:
-            if not feeding.done():
-                await asyncio.wait([feeding])  # never discard a file a worker thread is still writing
-            if not feeding.cancelled():
-                feeding.exception()  # retrieved (and already reported, or superseded by what ended the upload)
-        await run_in_threadpool(incoming.discard)  # a no-op once the blob was committed
+        # Shielded: a second cancellation (a server shutting down) must not skip the clean-up.
+        await asyncio.shield(_release(feeding, incoming))
     return JSONResponse(answer, status_code=201)
+
+
+async def _release(feeding: Optional[asyncio.Future[None]], incoming: IncomingBlob) -> None:
+    """Wait for the piece a worker thread is still feeding, then discard the upload (a no-op once committed)."""
+    if feeding is not None:
+        if not feeding.done():
+            await asyncio.wait([feeding])  # never discard a file a worker thread is still writing
+        if not feeding.cancelled():
+            feeding.exception()  # retrieved (and already reported, or superseded by what ended the upload)
+    await run_in_threadpool(incoming.discard)
 
 
 async def upload_egg(request: Request, organization_name: str, repository_name: str, platform: str,
