@@ -113,19 +113,17 @@ GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
 def run_child(command: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None,
-              timeout: float = 1800, cpus: Optional[set] = None) -> Child:
+              timeout: float = 1800) -> Child:
     """Run ``command``; return its wall time and peak RSS (``ru_maxrss``, through GNU time when present).
 
-    Dirty pages are flushed first (:func:`settle`), outside the measured time. ``cpus``: the
-    only CPUs the command may run on.
+    Dirty pages are flushed first (:func:`settle`), outside the measured time.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *command] if GNU_TIME else list(command)
         settle()
         start = time.perf_counter()
-        process = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
-                                   preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus))
+        process = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
@@ -167,19 +165,20 @@ class Clients:
         bin_dir = os.path.dirname(sys.executable)
         self.hatcher = shutil.which("hatcher", path=bin_dir) or shutil.which("hatcher")
         self.curl = shutil.which("curl")
-        #: The CPUs the clients may run on (None: all of them); see :meth:`Server.pin`.
-        self.cpus: Optional[set] = None
+        self.taskset = shutil.which("taskset")
+        #: Put before every client command (``taskset -c <cpus>`` to pin the clients; see :meth:`Server.pin`).
+        self.prefix: list[str] = []
 
     def ours(self, args: dict) -> Child:
-        return run_child([sys.executable, WORKER, json.dumps(args)], env=self.env, cwd=self.workdir, cpus=self.cpus)
+        return run_child([*self.prefix, sys.executable, WORKER, json.dumps(args)], env=self.env, cwd=self.workdir)
 
     def reference(self, args: dict) -> Child:
-        return run_child([self.reference_python, "-I", WORKER, json.dumps(args)], env=self.reference_env,
-                         cwd=self.workdir, cpus=self.cpus)
+        return run_child([*self.prefix, self.reference_python, "-I", WORKER, json.dumps(args)],
+                         env=self.reference_env, cwd=self.workdir)
 
     def run_curl(self, args: Sequence[str]) -> Child:
-        return run_child([self.curl, "-sS", "-f", "-w", "%{time_total}", *args], env=self.env, cwd=self.workdir,
-                         cpus=self.cpus)
+        return run_child([*self.prefix, self.curl, "-sS", "-f", "-w", "%{time_total}", *args], env=self.env,
+                         cwd=self.workdir)
 
 
 # -- the server ---------------------------------------------------------------------------------------
@@ -224,7 +223,11 @@ class Server:
 
     def pin(self, cpus: set) -> None:
         """Let every thread of the server run only on ``cpus`` (threads it starts later inherit it)."""
-        for thread in os.listdir(f"/proc/{self.process.pid}/task"):
+        try:
+            threads = os.listdir(f"/proc/{self.process.pid}/task")
+        except FileNotFoundError:
+            return  # the server is gone: the measurement that needed it reports why
+        for thread in threads:
             try:
                 os.sched_setaffinity(int(thread), cpus)
             except ProcessLookupError:
@@ -329,22 +332,22 @@ class Bench:
         self.add_row(f"upload {size / MIB:.0f} MiB egg (s)", results)
         self.add_op_row("  same, operation only (s)", results)
         self.figures["upload"] = self.summary(results)
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) >= 2 and not self.options.shared_cores_only:
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if len(cpus) >= 2 and self.clients.taskset and not self.options.shared_cores_only:
             # The same with the server on one core and the clients on the others, as if on two
             # machines: a client's own work (e.g. the sha256) no longer takes CPU from the server.
             self.log("upload, server and client on separate cores ...")
-            self.server.pin({cpus[0]})
-            self.clients.cpus = set(cpus[1:])
             try:
+                self.server.pin({cpus[0]})
+                self.clients.prefix = [self.clients.taskset, "-c", ",".join(map(str, cpus[1:]))]
                 separate = self.upload_runs(egg, data_json)
             finally:
                 self.server.pin(set(cpus))
-                self.clients.cpus = None
+                self.clients.prefix = []
             self.add_row("  same, server and client on separate cores (s)", separate,
                          note=f"server pinned to CPU {cpus[0]}, clients to CPU(s) "
-                              f"{','.join(map(str, cpus[1:]))} (sched_setaffinity); informative, the target is "
-                              "judged on the shared cores above")
+                              f"{','.join(map(str, cpus[1:]))} (sched_setaffinity, taskset); informative, the "
+                              "target is judged on the shared cores above")
             self.figures["upload_separate_cores"] = self.summary(separate)
         curl_wall = median([child.wall for child in results["curl"]])
         self.figures["ingest_mb_s"] = size / curl_wall / 1e6
