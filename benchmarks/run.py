@@ -29,7 +29,6 @@ What happens:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import os
@@ -246,14 +245,6 @@ class Server:
 # -- helpers --------------------------------------------------------------------------------------------
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def median(values: Sequence[float]) -> Optional[float]:
     values = [value for value in values if value is not None]
     return statistics.median(values) if values else None
@@ -325,9 +316,11 @@ class Bench:
     def bench_upload(self, egg: str) -> None:
         size = os.path.getsize(egg)
         self.log(f"upload {size / MIB:.0f} MiB egg ...")
+        from hatcher.core.download import file_digest
+
         data_json = os.path.join(self.workdir, "data.json")
         with open(data_json, "w", encoding="utf-8") as stream:
-            json.dump({"sha256": sha256_of(egg)}, stream)
+            json.dump({"sha256": file_digest(egg)}, stream)
         results = self.upload_runs(egg, data_json)
         self.add_row(f"upload {size / MIB:.0f} MiB egg (s)", results)
         self.add_op_row("  same, operation only (s)", results)

@@ -6,7 +6,6 @@ this process); the bound (16 MiB) is a sixteenth of the file. No timing here: se
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -21,6 +20,7 @@ import pytest
 
 from hatcher.api import BroodClient
 from hatcher.artefacts.builders import build_egg
+from hatcher.core.download import file_digest
 
 MIB = 1 << 20
 EGG_SIZE = 256 * MIB
@@ -36,14 +36,6 @@ def _free_space(path: str) -> int:
 
 pytestmark = pytest.mark.skipif(_free_space(os.environ.get("TMPDIR", "/tmp")) < 2 << 30,
                                 reason="needs 2 GiB of free disk space")
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _free_port() -> int:
@@ -93,7 +85,7 @@ def big_egg(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     path = build_egg(str(directory), name="bigmem", version="1.0.0", build=1, platform=PLATFORM, python_tag=TAG,
                      payload_size=EGG_SIZE)
     assert os.path.getsize(path) > EGG_SIZE
-    return path, _sha256(path)
+    return path, file_digest(path)
 
 
 @pytest.fixture(scope="module")
@@ -160,4 +152,4 @@ def test_downloading_a_big_egg_allocates_a_bounded_amount(organization, big_egg,
     assert peak < BOUND, f"peak {peak / MIB:.1f} MiB"
     downloaded = tmp_path / os.path.basename(path)
     assert downloaded.stat().st_size == os.path.getsize(path)
-    assert _sha256(str(downloaded)) == sha256
+    assert file_digest(str(downloaded)) == sha256
