@@ -19,7 +19,6 @@ The big egg is built once into the work directory and reused by later runs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,8 @@ from typing import Any
 
 import requests
 
+from hatcher.core.utils import compute_sha256
+
 ADMIN = ("admin@example.com", "admin-password")
 ORG, INDEX_REPO, UPLOAD_REPO, PLATFORM, TAG = "bench", "index", "upload", "rh7-x86_64", "cp38"
 
@@ -41,14 +42,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _big_egg(work_dir: str, size_mib: int) -> str:
@@ -101,7 +94,7 @@ def bench_big(server: Server, egg: str, work_dir: str, repeat: int) -> tuple[flo
     size = os.path.getsize(egg)
     data = os.path.join(work_dir, "data.json")
     with open(data, "w") as stream:
-        json.dump({"sha256": _sha256(egg)}, stream)
+        json.dump({"sha256": compute_sha256(egg)}, stream)
     base = f"{server.url}/api/v1/json/data/{ORG}/{UPLOAD_REPO}/{PLATFORM}"
     user = ":".join(ADMIN)
     up = [_curl("-F", f"file=@{egg}", "-F", f'data=@{data};filename="";type=application/json; charset=UTF-8',
@@ -149,7 +142,7 @@ def bench_small(server: Server, work_dir: str, n: int) -> dict[str, float]:
         egg = build_egg(directory, name=f"small{i}", version="1.0", build=1, platform=PLATFORM, python_tag=TAG)
         with open(egg, "rb") as stream:
             files = {"file": (os.path.basename(egg), stream.read()),
-                     "data": ("", json.dumps({"sha256": _sha256(egg)}), "application/json; charset=UTF-8")}
+                     "data": ("", json.dumps({"sha256": compute_sha256(egg)}), "application/json; charset=UTF-8")}
         start = time.perf_counter()
         bearer.post(upload_url, params={"overwrite": "False", "enabled": "False"}, files=files).raise_for_status()
         post.append(time.perf_counter() - start)

@@ -12,7 +12,6 @@ Only the standard library and hatcher are used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from hatcher.api import BroodBearerTokenAuth, BroodClient, BroodClientAuth
 from hatcher.artefacts import builders
+from hatcher.core.utils import compute_sha256
 from hatcher.errors import BroodHTTPError
 
 ORGANIZATION, REPOSITORY, PLATFORM, PYTHON_TAG = "acme", "dev", "rh7-x86_64", "cp38"
@@ -82,15 +82,6 @@ def expect(condition: bool, message: str) -> None:
         raise DemoFailed(message)
 
 
-def sha256_of(path: str) -> str:
-    """The hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build_artefacts(directory: str) -> dict[str, str]:
     """Two eggs, a v1 runtime, an app and a bundle that needs the eggs, all for rh7-x86_64 / cp38."""
     os.makedirs(directory)
@@ -102,7 +93,7 @@ def build_artefacts(directory: str) -> dict[str, str]:
                              version="1.0.0", build=1, python_tag=PYTHON_TAG)
     requirements = [{"name": os.path.basename(egg).split("-")[0], "version": "-".join(
         os.path.basename(egg)[:-4].split("-")[1:]), "repository": f"{ORGANIZATION}/{REPOSITORY}",
-        "sha256": sha256_of(egg)} for egg in eggs]
+        "sha256": compute_sha256(egg)} for egg in eggs]
     bundle = builders.build_bundle(
         directory, name="science", version="1.0", build=1, requirements=requirements,
         runtime={"implementation": "cpython", "version": "3.8.8+1", "platform": PLATFORM},
@@ -202,11 +193,11 @@ def python_api(demo: Demo, brood: Any, work: str) -> None:
         for name in sorted(os.listdir(downloads)):
             demo.show(name, f"{os.path.getsize(os.path.join(downloads, name))} bytes")
         egg_copy = os.path.join(downloads, "numpy-1.21.2-1.egg")
-        expect(sha256_of(egg_copy) == sha256_of(files["numpy"]) == egg_metadata["sha256"],
+        expect(compute_sha256(egg_copy) == compute_sha256(files["numpy"]) == egg_metadata["sha256"],
                "the downloaded egg does not match")
         runtime_copies = [name for name in os.listdir(downloads) if name.endswith(".runtime")]
-        expect(len(runtime_copies) == 1 and sha256_of(os.path.join(downloads, runtime_copies[0]))
-               == sha256_of(files["runtime"]), "the downloaded runtime does not match")
+        expect(len(runtime_copies) == 1 and compute_sha256(os.path.join(downloads, runtime_copies[0]))
+               == compute_sha256(files["runtime"]), "the downloaded runtime does not match")
         expect(os.path.exists(saved), "the bundle was not saved")
         demo.show("sha256 of the egg and the runtime", "identical to the uploaded files")
 
