@@ -19,6 +19,24 @@ def _fill(size: int, seed: int) -> memoryview:
     return memoryview(buffer)[:size]
 
 
+def _refuse_once(monkeypatch, name: str) -> list[int]:
+    """Make ``os.<name>(fd, data, offset)`` fail once with EINVAL, as a file system refusing direct I/O does.
+
+    Returns the offsets of the refused calls.
+    """
+    real = getattr(os, name)
+    refused: list[int] = []
+
+    def call(fd, data, offset):
+        if not refused:
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, name, call)
+    return refused
+
+
 def test_aligned_writes_are_direct_and_an_unaligned_tail_is_written_the_ordinary_way(tmp_path):
     path = str(tmp_path / "file")
     pieces = [_fill(4 * ALIGN, 1), _fill(2 * ALIGN, 2), _fill(1234, 3)]
@@ -47,19 +65,10 @@ def test_an_unaligned_start_offset_writes_the_ordinary_way_after_what_is_there(t
 
 
 def test_a_file_system_that_refuses_a_direct_write_gets_an_ordinary_one(tmp_path, monkeypatch):
-    real_pwrite = os.pwrite
-    refused: list[int] = []
-
-    def pwrite(fd, data, offset):
-        if not refused:
-            refused.append(offset)
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_pwrite(fd, data, offset)
-
     path = str(tmp_path / "file")
     target = DirectFile(path)
     target.direct = True  # as if the open had allowed it
-    monkeypatch.setattr(os, "pwrite", pwrite)
+    refused = _refuse_once(monkeypatch, "pwrite")
     target.write(_fill(2 * ALIGN, 5))
     target.close()
     assert refused == [0] and not target.direct
@@ -101,16 +110,7 @@ def test_a_file_system_that_refuses_direct_reads_is_read_the_ordinary_way(tmp_pa
 
     content = os.urandom(2 * ALIGN)
     (tmp_path / "file").write_bytes(content)
-    real_preadv = os.preadv
-    refused: list[int] = []
-
-    def preadv(fd, buffers, offset):
-        if not refused:
-            refused.append(offset)
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_preadv(fd, buffers, offset)
-
-    monkeypatch.setattr(os, "preadv", preadv)
+    refused = _refuse_once(monkeypatch, "preadv")
     reader = DirectReader(str(tmp_path / "file"))
     reader.direct = True
     buffer = aligned_buffer(4 * ALIGN)
