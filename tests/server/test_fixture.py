@@ -35,11 +35,6 @@ USER_TESTS = textwrap.dedent('''
 ''')
 
 
-def _organizations_route_exists(brood) -> bool:
-    response = requests.get(brood.url + "/api/v1/json/admin/organizations", auth=brood.admin_auth, timeout=10)
-    return response.status_code != 404
-
-
 def test_user_test_file_gets_the_fixture_without_configuration(pytester):
     # Given a user's test file that only names the fixture (no conftest, no pytest_plugins)
     pytester.makepyfile(test_upload_script=USER_TESTS)
@@ -50,9 +45,6 @@ def test_user_test_file_gets_the_fixture_without_configuration(pytester):
 
 
 def test_a_client_from_the_fixture_creates_an_organization(pytester, brood_server):
-    # Given the organization routes of the server
-    if not _organizations_route_exists(brood_server):
-        pytest.xfail("the organization routes are not written yet")
     # When the user's tests create organizations on fixtures of their own
     pytester.makepyfile(test_upload_script=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
