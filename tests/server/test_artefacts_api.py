@@ -169,9 +169,8 @@ def test_read_index_users_see_unavailable_eggs(brood: EmbeddedBrood, unique: Cal
 # -- runtimes -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("api_version", [0], ids=["v0"])  # v0 runtimes live on API version 0
 def test_runtime_v0(repo: Repo, tmp_path: Any) -> None:
-    if repo.api_version != 0:
-        pytest.skip("v0 runtimes live on API version 0")
     runtime = builders.build_runtime_v0(str(tmp_path))
     repo.handle.upload_runtime(runtime)
     repo.handle.upload_runtime(runtime, verify=True)
@@ -189,9 +188,8 @@ def test_runtime_v0(repo: Repo, tmp_path: Any) -> None:
     assert _status(lambda: platform.runtime_metadata("cp27", "2.7.3-9")) == 404
 
 
+@pytest.mark.parametrize("api_version", [1], ids=["v1"])  # v1 runtimes live on API version 1
 def test_runtime_v1(repo: Repo, tmp_path: Any) -> None:
-    if repo.api_version != 1:
-        pytest.skip("v1 runtimes live on API version 1")
     runtime = builders.build_runtime_v1(str(tmp_path), version="3.8.10+2")
     repo.handle.upload_runtime(runtime)
     repo.handle.upload_runtime(runtime, verify=True)
@@ -230,9 +228,8 @@ def test_apps(repo: Repo, tmp_path: Any) -> None:
     assert _status(lambda: platform.app_metadata("cp38", "mayavi.demo", "9.9-1")) == 404
 
 
+@pytest.mark.parametrize("api_version", [1], ids=["v1"])  # bundles exist on API version 1 only
 def test_bundles(repo: Repo, tmp_path: Any) -> None:
-    if repo.api_version != 1:
-        pytest.skip("bundles exist on API version 1 only")
     runtime = {"implementation": "cpython", "version": "3.8.10+2", "platform": "rh7_x86_64",
                "repository": "enthought/free", "platform_abi": "gnu", "sha256": "0" * 64}
     bundle = builders.build_bundle(str(tmp_path), name="data_science", version="2.1.0", build=3, runtime=runtime,
