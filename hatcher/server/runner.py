@@ -132,6 +132,7 @@ class EmbeddedBrood:
         self._access_log = access_log
         self._server: Optional[uvicorn.Server] = None
         self._thread: Optional[threading.Thread] = None
+        self._sock: Optional[socket.socket] = None
         self.app: Any = None
 
     @property
@@ -141,32 +142,41 @@ class EmbeddedBrood:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> EmbeddedBrood:
-        """Start serving and wait until the server accepts requests."""
-        self.app = _prepare(self.settings, self.admin_auth)
-        sock = _bind(self.host, self.port)
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=self._access_log,
-                                timeout_graceful_shutdown=2, **fast_protocols())
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"brood-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("The embedded Brood server did not start")
-            time.sleep(0.01)
+        """Start serving and wait until the server accepts requests.
+
+        When it cannot start, what it had started is stopped (as by :meth:`stop`) before the error.
+        """
+        try:
+            self.app = _prepare(self.settings, self.admin_auth)
+            self._sock = _bind(self.host, self.port)
+            self.port = self._sock.getsockname()[1]
+            config = uvicorn.Config(self.app, log_level="warning", access_log=self._access_log,
+                                    timeout_graceful_shutdown=2, **fast_protocols())
+            self._server = uvicorn.Server(config)
+            self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                            name=f"brood-{self.port}", daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + timeout
+            while not self._server.started:
+                if not self._thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("The embedded Brood server did not start")
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        """Stop serving, release the database and remove a temporary data directory."""
+        """Stop serving, close the listening socket, release the database and remove a temporary data directory."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
         if self.app is not None:
             self.app.state.engine.dispose()
-        self._server = self._thread = None
+        self._server = self._thread = self._sock = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -78,7 +78,8 @@ def test_upload_errors(cli_v1, repository, tmp_path, wrong_password, failed):
     not_json.write_text("{not json")
     failed(cli_v1("bundles", "upload", *repository, str(not_json)))
     badly_named = tmp_path / "badly_named.bundle"
-    badly_named.write_text(open(path).read())
+    with open(path) as source:
+        badly_named.write_text(source.read())
     failed(cli_v1("bundles", "upload", *repository, str(badly_named)))
     failed(cli_v1("bundles", "upload", *repository, str(tmp_path / "absent-1.0-1.bundle")))
     failed(cli_v1("bundles", "upload", repository[0], "missing", path),

@@ -10,11 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
 
 import hatcher
+from hatcher.artefacts.builders import build_egg
+from hatcher.core.utils import compute_sha256
 from hatcher.server.runner import EmbeddedBrood
 
 #: ``hatcher --command-tree`` for the default API version, as the specification gives it, except
@@ -74,6 +77,9 @@ def padded(tree: str, width: int = len("        batch-upload   ")) -> str:
 
 
 SPEC_TREE = padded(SPEC_TREE_LINES)
+
+#: The platform of the eggs these tests transfer.
+PLATFORM = "rh7-x86_64"
 
 #: Top-level entries that are not in the reference's tree: restored groups and the embedded server.
 ADDED = {"apps", "teams", "serve", "server"}
@@ -214,8 +220,25 @@ def test_server_error_is_one_line_on_stderr(program: list[str], server: Any) -> 
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(program: list[str], server: Any, tmp_path: Any) -> None:
+    # Given a repository and a 2 MiB egg: transfers that show a bar on a terminal
     email, password = server.admin_auth
-    completed = run(program, "-u", server.url, "-U", email, "-p", password, "export", "-r", "acme/none",
-                    "-p", "rh7-x86_64", "-t", "cp38", str(tmp_path))
-    assert completed.returncode == 1  # no such repository
-    assert "[" not in completed.stderr and "%" not in completed.stderr
+    repository = f"progress-{uuid.uuid4().hex[:8]}"
+    server.client().organization("acme").create_repository(repository, "process tests")
+    egg = build_egg(str(tmp_path), name="bar", version="1.0", build=1, platform=PLATFORM, python_tag="cp38",
+                    payload_size=2 << 20)
+    (tmp_path / "download").mkdir()
+    login = ("-u", server.url, "-U", email, "-p", password)
+    # When it is uploaded, downloaded and exported with stderr a pipe
+    uploaded = run(program, *login, "eggs", "upload", "acme", repository, PLATFORM, egg)
+    downloaded = run(program, *login, "eggs", "download", "acme", repository, PLATFORM, "cp38", "bar", "1.0-1",
+                     str(tmp_path / "download"))
+    exported = run(program, *login, "export", "-a", "eggs", "-r", f"acme/{repository}", "-p", PLATFORM,
+                   str(tmp_path / "export"))
+    # Then each transfer happened, and stderr got nothing at all: no bar, not even a bar's label line
+    for completed in (uploaded, downloaded, exported):
+        assert (completed.returncode, completed.stderr) == (0, ""), completed.args
+    assert uploaded.stdout.startswith(f"Egg upload  {egg}\n")
+    digest = compute_sha256(egg)
+    assert compute_sha256(tmp_path / "download" / "bar-1.0-1.egg") == digest
+    exported_egg = tmp_path / "export" / "v1" / "acme" / repository / PLATFORM / "eggs" / "cp38" / "bar-1.0-1.egg"
+    assert compute_sha256(exported_egg) == digest

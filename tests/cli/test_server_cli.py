@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,25 +37,30 @@ def invoke(*args: str, **kwargs):
 
 
 class ServerProcess:
-    """``python -m hatcher <args>`` with stdout and stderr in files, and its base URL once it serves."""
+    """``python -m hatcher <args>`` with stdout and stderr in files, and its base URL once it serves.
+
+    Constructing it only spawns the process, so that whoever keeps it can kill it even when the start
+    then fails; :meth:`wait_for_url` waits for the announced URL.
+    """
 
     def __init__(self, tmp_path, *args: str, module: str = "hatcher") -> None:
         self.out_path, self.err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=out, stderr=err)
-        self.url = self._wait_for_url()
+        self.url = ""
         self.responses = 0
 
-    def _wait_for_url(self, timeout: float = 30.0) -> str:
+    def wait_for_url(self, timeout: float = 30.0) -> ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = SERVING.search(self.err_path.read_text())
             if match:
-                return match.group(1)
+                self.url = match.group(1)
+                return self
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited early: {self.output()}")
             time.sleep(0.05)
-        raise AssertionError("server did not announce its URL")
+        raise AssertionError(f"server did not announce its URL: {self.output()}")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -81,17 +87,24 @@ class ServerProcess:
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
 
 @pytest.fixture
 def serve(tmp_path):
+    """``serve(*args, module="hatcher")``: a started :class:`ServerProcess`, killed after the test in any case.
+
+    Each process is kept for clean-up as soon as it is spawned, before its start is waited for, so a
+    server that does not start in time is killed too. Each gets a directory of its own for its output.
+    """
     started = []
 
     def start(*args: str, module: str = "hatcher") -> ServerProcess:
-        server = ServerProcess(tmp_path, *args, module=module)
+        directory = tmp_path / f"server-{len(started)}"
+        directory.mkdir()
+        server = ServerProcess(directory, *args, module=module)
         started.append(server)
-        return server
+        return server.wait_for_url()
 
     yield start
     for server in started:
@@ -114,11 +127,10 @@ def test_run_serves_logs_each_request_and_stops_cleanly(serve, tmp_path, signum)
     wrong = server.get("/api/v1/json/admin/organizations", auth=(ADMIN_EMAIL, "wrong"))
     started = time.monotonic()
     status = server.stop(signum)
-    # Then the admin is let in (once the route exists) and the others are not
-    if organizations.status_code != 404:
-        assert organizations.status_code == 200, organizations.text
-        assert anonymous.status_code == 401
-        assert wrong.status_code == 401
+    # Then the admin is let in and the others are not (a missing route is a failure too)
+    assert organizations.status_code == 200, organizations.text
+    assert anonymous.status_code == 401, anonymous.text
+    assert wrong.status_code == 401, wrong.text
     # And it stopped promptly with status 0
     assert status == 0
     assert time.monotonic() - started < 8
@@ -137,13 +149,9 @@ def test_serve_alias_and_module_entry_points(serve, tmp_path):
     alias.wait_ready()
     # Then they serve and stop like `hatcher server run`
     assert alias.stop() == 0
-    module = ServerProcess(tmp_path, "run", "--data-dir", str(tmp_path / "two"), "--port", "0",
-                           module="hatcher.server")
-    try:
-        module.wait_ready()
-        assert module.stop() == 0
-    finally:
-        module.kill()
+    module = serve("run", "--data-dir", str(tmp_path / "two"), "--port", "0", module="hatcher.server")
+    module.wait_ready()
+    assert module.stop() == 0
 
 
 def test_admin_given_through_the_environment(serve, tmp_path, monkeypatch):
@@ -283,17 +291,44 @@ def test_unusable_data_dir_is_one_line_and_exit_1(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def _unprivileged() -> list[str]:
+    """A command prefix under which permission bits bind: none for a user, ``setpriv`` dropping root's override.
+
+    Root writes into any directory through ``CAP_DAC_OVERRIDE``. ``setpriv`` runs the command still
+    as root (so it can reach an interpreter under a private home), but without that capability and
+    ``CAP_DAC_READ_SEARCH``, neither inheritable nor in the bounding set: mode bits apply to it.
+    """
+    if os.name != "posix":
+        pytest.skip("permission bits of a read-only directory are POSIX")
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    dropped = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={dropped}", f"--bounding-set={dropped}", "--"]
+
+
 def test_read_only_data_dir_is_one_line_and_exit_1(tmp_path):
+    # Given a data directory the server's user can read but not write (root: without its override)
+    prefix = _unprivileged()
     read_only = tmp_path / "ro"
     read_only.mkdir()
     read_only.chmod(0o500)
     try:
-        result = invoke("serve", "--data-dir", str(read_only), "--port", "0")
+        probe = subprocess.run([*prefix, sys.executable, "-c", "import sys; open(sys.argv[1], 'x')",
+                                str(read_only / "probe")], capture_output=True, text=True, timeout=60)
+        assert probe.returncode != 0 and "PermissionError" in probe.stderr, f"the directory is writable: {probe}"
+        # When the server is asked to use it
+        result = subprocess.run([*prefix, sys.executable, "-m", "hatcher", "serve", "--data-dir", str(read_only),
+                                 "--port", "0"], capture_output=True, text=True, timeout=60)
     finally:
         read_only.chmod(0o700)
-    assert result.exit_code == 1
-    assert "Cannot use data directory" in result.output
+    # Then it exits with status 1 and one line that says why
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Cannot use data directory {read_only}"), result.stderr
+    assert result.stdout == ""
 
 
 def test_missing_server_extra_is_one_line_and_exit_1(tmp_path):

@@ -39,7 +39,7 @@ def postgres_cluster() -> Iterator[str]:
     """Yield a SQLAlchemy URL of a fresh database; stop and remove the cluster afterwards.
 
     Uses ``HATCHER_TEST_DATABASE_URL`` when it is set. Raises ``RuntimeError`` when
-    PostgreSQL is not installed or cannot be started.
+    PostgreSQL is not installed or cannot be started (a server started half-way is stopped).
     """
     given = os.environ.get("HATCHER_TEST_DATABASE_URL")
     if given:
@@ -52,6 +52,12 @@ def postgres_cluster() -> Iterator[str]:
     os.chmod(base, 0o777)
     data = os.path.join(base, "data")
     port = _free_port()
+    def stop_and_remove() -> None:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):  # a server was started, perhaps half-way
+            subprocess.run(_as_postgres([pg_ctl, "-D", data, "-m", "fast", "-w", "-t", "60", "stop"]),
+                           capture_output=True, timeout=90)
+        shutil.rmtree(base, ignore_errors=True)
+
     try:
         subprocess.run(_as_postgres([initdb, "-D", data, "-U", "hatcher", "--auth=trust", "-E", "UTF8"]),
                        check=True, capture_output=True, timeout=120)
@@ -59,11 +65,6 @@ def postgres_cluster() -> Iterator[str]:
         subprocess.run(_as_postgres([pg_ctl, "-D", data, "-o", options, "-w", "-t", "60",
                                      "-l", os.path.join(base, "log"), "start"]),
                        check=True, capture_output=True, timeout=120)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(f"Could not start PostgreSQL: {exc}") from exc
-    try:
-        url = f"postgresql+psycopg://hatcher@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -73,7 +74,10 @@ def postgres_cluster() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield url
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        stop_and_remove()
+        raise RuntimeError(f"Could not start PostgreSQL: {exc}") from exc
+    try:
+        yield f"postgresql+psycopg://hatcher@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", data, "-m", "fast", "stop"]), capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_and_remove()

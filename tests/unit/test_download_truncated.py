@@ -27,14 +27,19 @@ class TruncatingServer:
         self.cut = cut
         self.ranges: list[str | None] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
+        # close() does not wake a thread blocked in accept(): it waits a short while at a time instead.
+        self.listener.settimeout(0.05)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 connection, _ = self.listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
             with connection:
@@ -58,7 +63,11 @@ class TruncatingServer:
                 connection.sendall(CONTENT[start:end])
 
     def close(self) -> None:
+        """Stop the serving thread, then close the listening socket."""
+        self.stopping.set()
+        self.thread.join(timeout=10)
         self.listener.close()
+        assert not self.thread.is_alive(), "the server thread did not stop"
 
 
 @pytest.fixture(params=["streamed", "buffer-ring", "ring-then-streamed"])

@@ -105,8 +105,8 @@ def test_an_empty_submission_keeps_the_buffer_and_a_stage_error_reaches_the_fill
             ring.submit(10)
     ring.close()
     assert calls == [10]  # after the error, the stage consumes nothing more
-    with pytest.raises(RuntimeError):
-        BufferRing([len]).submit(1)
+    with BufferRing([len], count=1, size=4096) as unused, pytest.raises(RuntimeError):
+        unused.submit(1)  # submit() without buffer(); the ring is closed (its thread joined) all the same
 
 
 def test_a_stage_error_wins_over_the_filling_thread_s_error_but_not_over_an_exit():
