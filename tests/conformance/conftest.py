@@ -36,8 +36,25 @@ def _reference_venv_or_reason() -> tuple[str | None, str]:
     return _REFERENCE_VENV["dir"], _REFERENCE_VENV["reason"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "api_version(N): the test applies to API version N only; the "
+                                       "variants of its client fixture for the other version are not collected")
+
+
+def _applies(item) -> bool:
+    """False for a variant of a test marked ``api_version(N)`` whose client fixture uses the other version."""
+    marker = item.get_closest_marker("api_version")
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    spec = params.get("client_spec", params.get("cli"))
+    return marker is None or spec is None or spec[0] == marker.args[0]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Build the reference venv (once) before the first conformance test runs, if any is collected."""
+    """Deselect the variants of a test for the other API version; build the reference venv (once) if needed."""
+    deselected = [item for item in items if not _applies(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if _applies(item)]
     here = os.path.dirname(os.path.abspath(__file__))
     if any(str(item.fspath).startswith(here) for item in items):
         _reference_venv_or_reason()

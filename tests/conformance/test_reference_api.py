@@ -61,10 +61,6 @@ def program_for(server, spec) -> Program:
     return Program(server.url, api_version=api_version, auth=auth, label=label)
 
 
-def only(version: int, spec) -> None:
-    if spec[0] != version:
-        pytest.skip(f"API version {version} only")
-
 
 # --- organizations, repositories, users, tokens, server metadata -----------------------------------
 
@@ -262,8 +258,8 @@ def test_egg_errors(brood_server, client_spec, org_repo, failures, tmp_path):
 
 # --- runtimes -------------------------------------------------------------------------------------
 
+@pytest.mark.api_version(0)
 def test_runtimes_v0(brood_server, client_spec, org_repo, failures, tmp_path):
-    only(0, client_spec)
     org, repo = org_repo
     down1, down2 = tmp_path / "d1", tmp_path / "d2"
     down1.mkdir(), down2.mkdir()
@@ -294,8 +290,8 @@ def test_runtimes_v0(brood_server, client_spec, org_repo, failures, tmp_path):
     p.run(failures)
 
 
+@pytest.mark.api_version(1)
 def test_runtimes_v1(brood_server, client_spec, org_repo, failures, tmp_path):
-    only(1, client_spec)
     org, repo = org_repo
     down1, down2 = tmp_path / "d1", tmp_path / "d2"
     down1.mkdir(), down2.mkdir()
@@ -355,8 +351,8 @@ def test_apps(brood_server, client_spec, org_repo, failures, tmp_path):
 
 # --- bundles (v1) ---------------------------------------------------------------------------------
 
+@pytest.mark.api_version(1)
 def test_bundles_v1(brood_server, client_spec, org_repo, failures, tmp_path):
-    only(1, client_spec)
     org, repo = org_repo
     save_dir = tmp_path / "saved"
     save_dir.mkdir()

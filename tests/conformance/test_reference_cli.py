@@ -101,10 +101,6 @@ def cli(request, brood_server, failures):
     return Cli(brood_server.url, ["-t", rows[0][1]], api_version=api_version, failures=failures, label=label)
 
 
-def only(version, cli):
-    if cli.api_version != version:
-        pytest.skip(f"API version {version} only")
-
 
 def make_org_repo(cli):
     org, repo = unique("corg"), unique("crepo")
@@ -211,8 +207,8 @@ def test_cli_eggs(cli, tmp_path):
 
 # --- runtimes ---------------------------------------------------------------------------------------
 
+@pytest.mark.api_version(1)
 def test_cli_runtimes_v1(cli, tmp_path):
-    only(1, cli)
     org, repo = make_org_repo(cli)
     down = tmp_path / "down"
     down.mkdir()
@@ -233,8 +229,8 @@ def test_cli_runtimes_v1(cli, tmp_path):
         check=that("no rows", lambda cp: table_rows(cp.stdout) == []))
 
 
+@pytest.mark.api_version(0)
 def test_cli_runtimes_v0(cli, tmp_path):
-    only(0, cli)
     org, repo = make_org_repo(cli)
     down = tmp_path / "down"
     down.mkdir()
@@ -252,8 +248,8 @@ def test_cli_runtimes_v0(cli, tmp_path):
 
 # --- bundles ----------------------------------------------------------------------------------------
 
+@pytest.mark.api_version(1)
 def test_cli_bundles_v1(cli, tmp_path):
-    only(1, cli)
     org, repo = make_org_repo(cli)
     save = tmp_path / "save"
     save.mkdir()
