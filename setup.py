@@ -15,11 +15,14 @@ def read(*parts):
 
 VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"), re.M).group(1)
 
-TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycopg[binary]>=3.1",
+TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycopg[binary]>=3.2",
                  "requests-toolbelt>=1.0", "okonomiyaki[all]==3.0.0"]
 DOCS_REQUIRES = ["sphinx>=7", "sphinx-click>=5"]
-SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "python-multipart>=0.0.9", "pyyaml>=6",
-                   "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'"]
+SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "alembic>=1.13", "python-multipart>=0.0.9",
+                   "pyyaml>=6", "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'"]
+#: The S3 blob store (obstore, pinned: its API moves between minor releases) and the PostgreSQL driver.
+S3_REQUIRES = ["obstore==0.12.1; python_version >= '3.11'"]
+POSTGRESQL_REQUIRES = ["psycopg[binary]>=3.2"]
 
 setup(
     name="hatcher",
@@ -30,6 +33,8 @@ setup(
     license="BSD-3-Clause",
     url="https://github.com/hatcher-dev/hatcher",
     packages=find_packages(exclude=["tests", "tests.*"]),
+    # The Alembic environment and its revisions are read as files, not imported as a package.
+    package_data={"hatcher.server": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"]},
     python_requires=">=3.9",
     install_requires=[
         "requests>=2.25,<3",
@@ -45,6 +50,8 @@ setup(
         "test": TEST_REQUIRES,
         "docs": DOCS_REQUIRES,
         "server": SERVER_REQUIRES,
+        "s3": SERVER_REQUIRES + S3_REQUIRES,
+        "postgresql": SERVER_REQUIRES + POSTGRESQL_REQUIRES,
     },
     classifiers=[
         "Development Status :: 4 - Beta",

@@ -1,4 +1,4 @@
-"""``hatcher server run`` (alias ``hatcher serve``) and ``hatcher server set-password``: the embedded Brood.
+"""``hatcher server run`` (alias ``hatcher serve``), ``set-password``, ``gc`` and ``db upgrade``: the embedded Brood.
 
 FastAPI, uvicorn and SQLAlchemy are imported inside the commands, so the rest of the
 command line neither needs nor loads them.
@@ -22,6 +22,7 @@ SERVER_MODULES = frozenset({"fastapi", "starlette", "uvicorn", "sqlalchemy", "py
                             "python_multipart", "yaml"})
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 INSTALL_HINT = "pip install 'hatcher[server]'"
+S3_INSTALL_HINT = "pip install 'hatcher[s3]'"
 
 
 def import_server(module: str) -> Any:
@@ -47,10 +48,18 @@ def _admin_pair(ctx: click.Context, param: click.Parameter, value: Optional[str]
     return email, password
 
 
-def _settings(data_dir: str, database_url: Optional[str], create: bool, **options: Any) -> Any:
-    """The server settings, after checking that the data directory can be used."""
+def _settings(data_dir: Optional[str], database_url: Optional[str], create: bool, **options: Any) -> Any:
+    """The server settings, after checking that the data directory (when one is needed) can be used."""
     settings_module = import_server("settings")
-    settings = settings_module.ServerSettings(data_dir, database_url=database_url, **options)
+    try:
+        settings = settings_module.ServerSettings(data_dir, database_url=database_url, **options)
+        settings.sqlalchemy_url  # noqa: B018 - both need a data directory unless given
+        if create:
+            settings.blob_store_url  # noqa: B018
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if settings.data_dir is None:
+        return settings
     if create:
         try:
             settings.ensure_directories()
@@ -76,14 +85,29 @@ def _safe_database_url(settings: Any) -> str:
 
 @contextlib.contextmanager
 def _database_errors(settings: Any) -> Iterator[None]:
-    """Turn a database that cannot be opened (bad URL, missing driver, refused connection) into one line."""
+    """Turn a database or blob store that cannot be used into one line.
+
+    That is a bad URL, a missing driver, a refused connection, an out-of-date schema, or
+    an S3 store that is unreachable or refuses the credentials.
+    """
     from sqlalchemy.exc import SQLAlchemyError
+
+    from hatcher.server.blobstore import BlobStoreError
+    from hatcher.server.schema import SchemaError
 
     try:
         yield
+    except (SchemaError, BlobStoreError) as exc:
+        raise CommandFailed(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] == "obstore":
+            raise CommandFailed(f"The S3 blob store needs obstore: {S3_INSTALL_HINT}") from None
+        raise CommandFailed(f"Cannot open the database {_safe_database_url(settings)}: {one_line(exc)}") from None
     except (SQLAlchemyError, ImportError) as exc:
         detail = one_line(getattr(exc, "orig", None) or exc).split(" [SQL:")[0]
         raise CommandFailed(f"Cannot open the database {_safe_database_url(settings)}: {detail}") from None
+    except ValueError as exc:  # a blob store URL of the wrong form
+        raise click.UsageError(str(exc)) from None
 
 
 def _bind_message(host: str, port: int, exc: OSError) -> str:
@@ -104,30 +128,56 @@ def _configure_logging(log_level: str) -> None:
     server_logger.propagate = False
 
 
+def _data_options(function: Any) -> Any:
+    """The options that say where a server's data is: data directory, database, blob store."""
+    function = click.option("--s3-endpoint-url", metavar="URL",
+                            help="The S3 endpoint, instead of the AWS_ENDPOINT_URL variable.")(function)
+    function = click.option("--blob-store", metavar="URL",
+                            help="Where artefact files live: file:///absolute/path (default DATA_DIR/blobs) or "
+                                 "s3://BUCKET[/PREFIX] (credentials from the AWS_* variables).")(function)
+    function = click.option("--database-url", metavar="URL",
+                            help="SQLAlchemy URL of the database (e.g. postgresql+psycopg://...) instead of "
+                                 "SQLite in the data directory.")(function)
+    return click.option("--data-dir", type=click.Path(file_okay=False),
+                        help="Directory of the SQLite database and the artefact files; created if missing. "
+                             "Needed unless --database-url and --blob-store are both given.")(function)
+
+
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", required=True, type=click.Path(file_okay=False),
-              help="Directory of the database (SQLite by default) and the artefact files; created if missing.")
+@_data_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port, printed at start).")
 @click.option("--admin", callback=_admin_pair, metavar="EMAIL:PASSWORD",
               help="Create this superuser, or make the user a superuser with this password.")
-@click.option("--database-url", metavar="URL",
-              help="SQLAlchemy URL of the database (e.g. postgresql+psycopg://...) instead of SQLite.")
+@click.option("--s3-presigned-downloads", type=click.IntRange(1, 7 * 24 * 3600), metavar="SECONDS",
+              help="Answer downloads from an S3 store with a redirect to a URL signed for this long.")
+@click.option("--gc-grace", type=click.IntRange(0), metavar="SECONDS",
+              help="How long a blob stays after its last artefact went [default: 0 for files, 3600 for S3]; "
+                   "it must exceed --s3-presigned-downloads.")
+@click.option("--gc-interval", type=click.IntRange(0), default=600, show_default=True, metavar="SECONDS",
+              help="Seconds between garbage-collection passes (0: never).")
+@click.option("--upgrade-db", is_flag=True, help="Upgrade an out-of-date database schema at start.")
 @click.option("--session-token-lifetime", type=click.IntRange(60), default=3600, show_default=True,
               metavar="SECONDS", help="How long a session token from the token exchange stays valid.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               help="Logging level; 'info' logs one line per request.")
 @click.pass_context
-def run_command(ctx: click.Context, data_dir: str, host: str, port: int, admin: Optional[tuple[str, str]],
-                database_url: Optional[str], session_token_lifetime: int, log_level: str) -> None:
+def run_command(ctx: click.Context, data_dir: Optional[str], database_url: Optional[str], blob_store: Optional[str],
+                s3_endpoint_url: Optional[str], host: str, port: int, admin: Optional[tuple[str, str]],
+                s3_presigned_downloads: Optional[int], gc_grace: Optional[int], gc_interval: int, upgrade_db: bool,
+                session_token_lifetime: int, log_level: str) -> None:
     """Run a Brood server in the foreground until SIGINT (Ctrl-C) or SIGTERM.
 
     It is ready when GET /health answers 200. Give the admin password through the
     HATCHER_SERVER_RUN_ADMIN (or HATCHER_SERVE_ADMIN) environment variable to keep it out
-    of the process list.
+    of the process list. Several servers on one PostgreSQL database and one S3 bucket
+    behave as one (see the deployment guide).
     """
-    settings = _settings(data_dir, database_url, create=True, session_token_lifetime=session_token_lifetime)
+    settings = _settings(data_dir, database_url, create=True, session_token_lifetime=session_token_lifetime,
+                         blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
+                         s3_presigned_downloads=s3_presigned_downloads, gc_grace=gc_grace, gc_interval=gc_interval,
+                         upgrade_db=upgrade_db)
     runner = import_server("runner")
     _configure_logging(log_level)
     try:
@@ -137,6 +187,28 @@ def run_command(ctx: click.Context, data_dir: str, host: str, port: int, admin: 
         if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise CommandFailed(_bind_message(host, port, exc)) from None
         raise
+
+
+def _existing_database(data_dir: Optional[str], database_url: Optional[str], **options: Any) -> Any:
+    """The settings of a server that has run before (its SQLite database must exist)."""
+    if data_dir is None and database_url is None:
+        raise click.UsageError("Give the server's --data-dir, or its --database-url")
+    settings = _settings(data_dir, database_url, create=False, **options)
+    if database_url is None and not os.path.exists(settings.sqlalchemy_url[len("sqlite:///"):]):
+        raise CommandFailed(f"No Brood database in {settings.data_dir} (start the server there once first)")
+    return settings
+
+
+@contextlib.contextmanager
+def _engine(settings: Any, check_schema: bool = True) -> Iterator[Any]:
+    """An engine on the server's database, its schema checked; disposed of afterwards."""
+    engine = import_server("db").make_engine(settings.sqlalchemy_url)
+    try:
+        if check_schema:
+            import_server("schema").prepare_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def stdin_is_tty() -> bool:
@@ -151,34 +223,91 @@ def _read_password(email: str) -> str:
 
 
 @click.command("set-password", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", required=True, type=click.Path(file_okay=False),
-              help="The server's data directory.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The server's data directory.")
 @click.option("--database-url", metavar="URL", help="The server's database URL, if not SQLite in the data directory.")
 @click.argument("email")
-def set_password_command(data_dir: str, database_url: Optional[str], email: str) -> None:
+def set_password_command(data_dir: Optional[str], database_url: Optional[str], email: str) -> None:
     """Set the password of the user EMAIL.
 
     The password is read from the first line of standard input when it is not a terminal
     (``echo "$PW" | hatcher server set-password ...``); otherwise it is prompted for twice.
+    The user's sessions end, on every replica.
     """
     accounts = import_server("accounts")
-    db_module = import_server("db")
-    settings = _settings(data_dir, database_url, create=False)
-    if database_url is None and not os.path.exists(settings.sqlalchemy_url[len("sqlite:///"):]):
-        raise CommandFailed(f"No Brood database in {settings.data_dir} (start the server there once first)")
+    settings = _existing_database(data_dir, database_url)
     password = _read_password(email)
     if not password:
         raise CommandFailed("The password must not be empty")
-    with _database_errors(settings):
-        engine = db_module.make_engine(settings.sqlalchemy_url)
-        try:
-            with db_module.make_sessionmaker(engine)() as db:
-                found = accounts.set_password(db, email, password)
-        finally:
-            engine.dispose()
+    with _database_errors(settings), _engine(settings) as engine:
+        with import_server("db").make_sessionmaker(engine)() as db:
+            found = accounts.set_password(db, email, password)
     if not found:
         raise CommandFailed(f"No user {email!r} on this server")
     click.echo(f"Password of {email} set.")
+
+
+@click.command("gc", context_settings={"help_option_names": ["-h", "--help"]})
+@_data_options
+@click.option("--grace", type=click.IntRange(0), metavar="SECONDS",
+              help="Remove blobs unreferenced for longer than this [default: the server's: 0 for files, 3600 for S3].")
+def gc_command(data_dir: Optional[str], database_url: Optional[str], blob_store: Optional[str],
+               s3_endpoint_url: Optional[str], grace: Optional[int]) -> None:
+    """Collect garbage now: blobs no artefact refers to, and objects no blob names.
+
+    One pass, as a running server makes every --gc-interval seconds: it removes each blob
+    unreferenced for longer than the grace period, then the objects (and temporary files)
+    older than it that nothing refers to, and prints what it removed. When another replica
+    is collecting at the same time, it does nothing.
+    """
+    settings = _existing_database(data_dir, database_url, blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
+                                  gc_grace=grace)
+    with _database_errors(settings):
+        settings.blob_store_url  # noqa: B018 - a usage error without a data directory or a store
+        services = import_server("services").open_services(settings, upgrade_db=False)
+        try:
+            report = import_server("gc").collect_garbage(services)
+        finally:
+            services.close()
+    if report.skipped:
+        click.echo("Another replica is collecting garbage now: nothing done.")
+        return
+    for sha256 in report.blobs:
+        click.echo(f"removed blob {sha256}")
+    for key in report.orphans:
+        click.echo(f"removed object without a blob: {key}")
+    click.echo(f"Removed {len(report.blobs)} blob(s), {len(report.orphans)} object(s) without a blob and "
+               f"{report.temporary} temporary file(s) (grace period: {settings.effective_gc_grace} s).")
+
+
+@click.group("db", context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.pass_context
+def db_group(ctx: click.Context) -> None:
+    """Manage the server's database schema."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@db_group.command("upgrade", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The server's data directory.")
+@click.option("--database-url", metavar="URL", help="The server's database URL, if not SQLite in the data directory.")
+def db_upgrade_command(data_dir: Optional[str], database_url: Optional[str]) -> None:
+    """Bring the database schema up to date (create it when the database is empty).
+
+    Run it, with the servers stopped or not, before starting servers of a newer release;
+    a server refuses to start on an out-of-date schema (unless given --upgrade-db).
+    """
+    if data_dir is None and database_url is None:
+        raise click.UsageError("Give the server's --data-dir, or its --database-url")
+    settings = _settings(data_dir, database_url, create=True)
+    with _database_errors(settings), _engine(settings, check_schema=False) as engine:
+        before, after = import_server("schema").upgrade_schema(engine)
+    where = _safe_database_url(settings)
+    if before is None:
+        click.echo(f"Created the database schema at revision {after} in {where}.")
+    elif before == after:
+        click.echo(f"The database schema of {where} is up to date (revision {after}).")
+    else:
+        click.echo(f"Upgraded the database schema of {where} from revision {before} to {after}.")
 
 
 @click.group("server", context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
@@ -191,6 +320,8 @@ def server_group(ctx: click.Context) -> None:
 
 server_group.add_command(run_command)
 server_group.add_command(set_password_command)
+server_group.add_command(gc_command)
+server_group.add_command(db_group)
 
 
 def register(root: click.Group) -> None:

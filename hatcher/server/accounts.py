@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hatcher.server.db import User
+from hatcher.server.coordination import EVERYTHING, invalidation_message, notify_replicas
+from hatcher.server.db import SessionToken, User
 from hatcher.server.security import forget_session_tokens, hash_password
 
 
@@ -17,16 +18,25 @@ def ensure_superuser(db: Session, email: str, password: str) -> User:
         db.add(user)
     user.is_superuser = True
     user.password_hash = hash_password(password)
+    notify_replicas(db, EVERYTHING)  # cached principals carry the superuser flag
     db.commit()
-    forget_session_tokens()  # cached principals carry the superuser flag
+    forget_session_tokens()
     return user
 
 
 def set_password(db: Session, email: str, password: str) -> bool:
-    """Set the password of the user ``email``; False when there is no such user."""
+    """Set the password of the user ``email`` and end their sessions; False when there is no such user.
+
+    The user's session tokens are deleted, and every replica is told to forget them.
+    """
     user = db.scalar(select(User).where(User.email == email))
     if user is None:
         return False
     user.password_hash = hash_password(password)
+    sessions = list(db.scalars(select(SessionToken.token_hash).where(SessionToken.user_id == user.id)))
+    if sessions:
+        db.execute(delete(SessionToken).where(SessionToken.user_id == user.id))
+        notify_replicas(db, invalidation_message(sessions))
     db.commit()
+    forget_session_tokens(sessions)
     return True

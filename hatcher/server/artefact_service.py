@@ -1,4 +1,4 @@
-"""Storing artefacts: blobs and rows committed together, duplicates refused, unreferenced blobs collected.
+"""Storing and deleting artefacts: blob and artefact rows committed together, duplicates refused.
 
 Nothing here knows about HTTP requests; the route modules call these functions (in a
 worker thread) and turn :class:`~hatcher.server.errors.ApiError` into JSON answers.
@@ -10,20 +10,23 @@ import secrets
 import time
 from typing import Any, Optional
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hatcher.server.db import Artefact, Repository
+from hatcher.server.blobstore import BlobStore, Digests, Writer
+from hatcher.server.db import Artefact, Blob, Repository, utcnow
 from hatcher.server.errors import ApiError
+from hatcher.server.gc import collect_blob, collect_blobs, mark_unreferenced
 from hatcher.server.ingest import APP, BUNDLE, EGG, RUNTIME, RUNTIME_V0, ParsedArtefact
-from hatcher.server.store import BlobStore, IncomingBlob
+from hatcher.server.services import Services
 
 # -- storing ----------------------------------------------------------------------------
 
 _REPOSITORIES = Repository.__table__
 _ARTEFACTS = Artefact.__table__
+_BLOBS = Blob.__table__
 #: Statements built once (their compiled forms are cached): the hot path of every upload.
 _BUMP = (update(_REPOSITORIES)
          .where(_REPOSITORIES.c.id == bindparam("repository"), _REPOSITORIES.c.generation != bindparam("new"))
@@ -51,37 +54,9 @@ def bump_generation(db: Session, repository_id: int) -> None:
             raise ApiError(404, "The repository was deleted")
 
 
-def collect_blob(db: Session, store: BlobStore, sha256: str) -> None:
-    """Remove the blob ``sha256`` unless an artefact still refers to it (call under ``store.lock``)."""
-    if not db.scalar(select(func.count()).select_from(Artefact).where(Artefact.sha256 == sha256)):
-        store.remove(sha256)
-
-
-#: Digests looked up per query when collecting many blobs (well under SQLite's 32,766 bound parameters).
-_COLLECT_BATCH = 500
-
-
 def repository_digests(db: Session, repository_id: int) -> set[str]:
     """The sha256 of every artefact of a repository (one query, no ORM objects)."""
     return set(db.scalars(select(Artefact.sha256).where(Artefact.repository_id == repository_id).distinct()))
-
-
-def collect_blobs(make_session: sessionmaker[Session], store: BlobStore, sha256s: Any) -> None:
-    """Remove each of these blobs that no artefact refers to any more (e.g. after deleting a repository).
-
-    One query per :data:`_COLLECT_BATCH` digests finds those still referred to; the blob
-    lock is held per batch, so uploads wait for one batch at most, not the whole collection.
-    """
-    digests = sorted(set(sha256s))
-    with make_session() as db:
-        for start in range(0, len(digests), _COLLECT_BATCH):
-            batch = digests[start:start + _COLLECT_BATCH]
-            with store.lock:
-                kept = set(db.scalars(select(Artefact.sha256).where(Artefact.sha256.in_(batch)).distinct()))
-                db.rollback()  # end the read transaction: the next batch sees uploads committed meanwhile
-                for sha256 in batch:
-                    if sha256 not in kept:
-                        store.remove(sha256)
 
 
 def _identity(repository_id: int, parsed: ParsedArtefact) -> Any:
@@ -96,55 +71,105 @@ def _describe(parsed: ParsedArtefact) -> str:
     return f"The {what} {label} ({parsed.key}) already exists on {parsed.platform}; use overwrite to replace it"
 
 
-def store_artefact(make_session: sessionmaker[Session], store: BlobStore, repository_id: int,
-                   parsed: ParsedArtefact, incoming: IncomingBlob, digests: tuple[str, str, int],
-                   overwrite: bool, enabled: bool) -> None:
-    """Commit the blob, then the row (insert, or update with ``overwrite``); 409 for a duplicate.
+_BLOB = select(_BLOBS.c.unreferenced_since).where(_BLOBS.c.sha256 == bindparam("sha256"))
+_ADD_BLOB = insert(_BLOBS)
+_KEEP_BLOB = update(_BLOBS).where(_BLOBS.c.sha256 == bindparam("blob")).values(unreferenced_since=None)
 
-    The database's unique constraint decides between concurrent uploads of one identity:
-    the loser gets 409 and its blob is removed unless something else refers to it.
+
+def _attach_blob(db: Session, store: BlobStore, writer: Writer, digests: Digests) -> Optional[str]:
+    """Give the upload a blob row: reuse the digest's row, or publish the upload and add one.
+
+    Returns the key published by this call (None when an existing blob was reused: the
+    upload's own bytes are then discarded after the commit). Call under the digest's lock.
+    """
+    sha256, md5, size = digests
+    row = db.execute(_BLOB, {"sha256": sha256}).first()
+    if row is not None:
+        if row.unreferenced_since is not None:
+            db.execute(_KEEP_BLOB, {"blob": sha256})
+        return None
+    key = store.publish(writer, sha256)
+    db.execute(_ADD_BLOB, {"sha256": sha256, "key": key, "md5": md5, "size": size, "created": utcnow(),
+                           "unreferenced_since": None})
+    return key
+
+
+def store_artefact(services: Services, repository_id: int, parsed: ParsedArtefact, writer: Writer,
+                   digests: Digests, overwrite: bool, enabled: bool) -> None:
+    """Commit the blob row, the artefact row and the repository's new generation in one transaction.
+
+    Under the digest's lock (:meth:`~hatcher.server.coordination.Coordinator.committing`) an
+    existing blob of the same content is reused, or the upload is published and becomes
+    the blob. The database's unique constraint decides between concurrent uploads of one
+    identity: the loser gets 409. After the commit the upload's own bytes are discarded
+    when an existing blob was reused, and the blob an overwrite replaced starts its grace
+    period (or is removed at once, with no grace period).
     """
     sha256, md5, size = digests
     fields = {"filename": parsed.filename, "sha256": sha256, "md5": md5, "size": size, "enabled": enabled,
               "mtime": time.time(), "document": parsed.document}
-    with store.lock, make_session() as db:
-        existing = db.execute(select(Artefact.id, Artefact.sha256).where(*_identity(repository_id, parsed))
-                              ).first() if overwrite else None
-        store.commit(incoming, sha256)
-        try:
-            if existing is not None:
-                db.execute(_UPDATE, {"row": existing.id, **fields})  # SET: the keys of ``fields``
-            else:
-                db.execute(_INSERT, {"repository_id": repository_id, "kind": parsed.kind, "platform": parsed.platform,
-                                     "key": parsed.key, "name": parsed.name, "version": parsed.version, **fields})
-            bump_generation(db, repository_id)
-            db.commit()
-        except IntegrityError:
-            db.rollback()
-            collect_blob(db, store, sha256)
-            db.commit()
-            raise ApiError(409, _describe(parsed)) from None
-        except BaseException:
-            db.rollback()
-            collect_blob(db, store, sha256)
-            db.commit()
-            raise
-        if existing is not None and existing.sha256 != sha256:
-            collect_blob(db, store, existing.sha256)
+    store = services.store
+    with services.sessionmaker() as db:
+        with services.coordinator.committing(db, sha256):
+            published = None
+            try:
+                existing = db.execute(select(Artefact.id, Artefact.sha256).where(*_identity(repository_id, parsed))
+                                      ).first() if overwrite else None
+                published = _attach_blob(db, store, writer, digests)
+                if existing is not None:
+                    db.execute(_UPDATE, {"row": existing.id, **fields})  # SET: the keys of ``fields``
+                else:
+                    db.execute(_INSERT, {"repository_id": repository_id, "kind": parsed.kind,
+                                         "platform": parsed.platform, "key": parsed.key, "name": parsed.name,
+                                         "version": parsed.version, **fields})
+                replaced = existing.sha256 if existing is not None and existing.sha256 != sha256 else None
+                if replaced is not None:
+                    mark_unreferenced(db, [replaced])
+                bump_generation(db, repository_id)
+                db.commit()
+            except BaseException as exc:
+                if published is not None:
+                    try:
+                        store.delete(published)  # still under the lock: no other upload can have reused it
+                    except Exception:  # noqa: BLE001 - an object without a row is swept by garbage collection
+                        pass
+                db.rollback()
+                if isinstance(exc, IntegrityError):
+                    raise ApiError(409, _describe(parsed)) from None
+                raise
+    writer.discard()  # a no-op when the upload became the blob
+    if replaced is not None and services.grace == 0:
+        collect_blob(services, replaced)
 
 
-def delete_artefact(make_session: sessionmaker[Session], store: BlobStore, artefact_id: int) -> None:
-    """Delete one artefact row and its blob when nothing else refers to it."""
-    with store.lock, make_session() as db:
-        artefact = db.get(Artefact, artefact_id)
-        if artefact is None:
+def delete_artefact(services: Services, artefact_id: int) -> None:
+    """Delete one artefact row; its blob starts its grace period if nothing else refers to it."""
+    with services.sessionmaker() as db:
+        row = db.execute(select(Artefact.sha256, Artefact.repository_id).where(Artefact.id == artefact_id)).first()
+        if row is None:
             raise ApiError(404, "Not Found")
-        sha256 = artefact.sha256
-        repository_id = artefact.repository_id
-        db.delete(artefact)
-        bump_generation(db, repository_id)
+        db.execute(delete(Artefact).where(Artefact.id == artefact_id))
+        bump_generation(db, row.repository_id)
+        mark_unreferenced(db, [row.sha256])
         db.commit()
-        collect_blob(db, store, sha256)
+    if services.grace == 0:
+        collect_blob(services, row.sha256)
+
+
+def delete_repository(services: Services, repository_id: int, force: bool, full_name: str) -> None:
+    """Delete a repository and its artefacts; 409 when it holds artefacts and ``force`` is false.
+
+    The blobs only it referred to start their grace period (or are removed at once, with none).
+    """
+    with services.sessionmaker() as db:
+        digests = repository_digests(db, repository_id)
+        if digests and not force:
+            raise ApiError(409, f"Repository '{full_name}' is not empty; delete it with force=True")
+        db.execute(delete(Repository).where(Repository.id == repository_id))  # artefacts: ON DELETE CASCADE
+        mark_unreferenced(db, digests)
+        db.commit()
+    if services.grace == 0:
+        collect_blobs(services, digests)
 
 
 def find_artefact(db: Session, repository_id: int, kind: str, platform: str, key: str, name: str,

@@ -1,7 +1,7 @@
 """Benchmark data: fill a repository platform with many egg rows straight through SQLAlchemy.
 
 Uploading 20,000 eggs takes far too long to set up an index benchmark, so this writes the
-rows (and nothing in the blob store: the eggs can be listed, not downloaded) directly::
+rows and their blob rows (but no file in the blob store: the eggs can be listed, not downloaded) directly::
 
     python -m hatcher.server.bench_data --data-dir DIR --organization O --repository R \\
         --platform rh7-x86_64 --count 20000
@@ -22,8 +22,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hatcher.server.artefact_service import bump_generation
-from hatcher.server.db import Artefact, Organization, Repository, make_engine, make_sessionmaker
+from hatcher.server.db import Artefact, Blob, Organization, Repository, make_engine, make_sessionmaker
 from hatcher.server.ingest import EGG, canonical_platform
+from hatcher.server.schema import prepare_schema
 
 #: Eggs per project name: ``count`` eggs are spread over ``count / VERSIONS_PER_NAME`` names.
 VERSIONS_PER_NAME = 5
@@ -96,7 +97,10 @@ def populate_egg_index(app_or_sessionmaker: Any, organization: str, repository: 
             Artefact.repository_id == repo.id, Artefact.kind == EGG, Artefact.platform == canonical,
             Artefact.key == python_tag)).all())
         rows = egg_rows(repo.id, canonical, count, python_tag, start=existing)
+        blobs = [{"sha256": row["sha256"], "key": f"bench/{row['sha256']}", "md5": row["md5"], "size": row["size"]}
+                 for row in rows]
         for offset in range(0, len(rows), 5000):
+            db.execute(insert(Blob), blobs[offset:offset + 5000])
             db.execute(insert(Artefact), rows[offset:offset + 5000])
         bump_generation(db, repo.id)
         db.commit()
@@ -120,6 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     settings.ensure_directories()
     engine = make_engine(settings.sqlalchemy_url)
     try:
+        prepare_schema(engine)
         populate_egg_index(make_sessionmaker(engine), args.organization, args.repository, args.platform,
                            args.count, args.python_tag)
     finally:

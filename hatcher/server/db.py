@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -153,6 +154,26 @@ class SessionToken(Base):
     user: Mapped[User] = relationship()
 
 
+class Blob(Base):
+    """A stored file: its digests and where the blob store keeps it.
+
+    Uniqueness by content lives here (one row per sha256); artefacts refer to it by
+    ``sha256``. ``key`` is the blob store's name for the object: the content address
+    ``aa/<sha256>`` for files, a unique upload key for S3. ``unreferenced_since`` is set
+    when the last artefact referring to the blob goes; garbage collection removes the row
+    (then the object) once that is older than its grace period (see :mod:`hatcher.server.gc`).
+    """
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024))
+    md5: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    unreferenced_since: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime, default=None, index=True)
+
+
 class Artefact(Base):
     """One stored artefact (egg, runtime, app or bundle) of a repository platform.
 
@@ -183,9 +204,10 @@ class Artefact(Base):
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     version: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     filename: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(
+        ForeignKey("blobs.sha256", ondelete="RESTRICT", name="fk_artefacts_sha256_blobs"), index=True)
     md5: Mapped[str] = mapped_column(String(32))
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     mtime: Mapped[float] = mapped_column()
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -201,14 +223,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: A PostgreSQL connection attempt gives up after this many seconds; a request waits at most
+#: :data:`POOL_TIMEOUT` seconds for a pooled connection. Together they keep the answer to a
+#: request that finds the database down within 15 s (a 503, see :mod:`hatcher.server.errors`).
+CONNECT_TIMEOUT = 5
+POOL_TIMEOUT = 8
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a generous busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a generous busy timeout.
+
+    The schema is not touched: :func:`hatcher.server.schema.prepare_schema` checks it.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=POOL_TIMEOUT,
+                               connect_args=connect_args)
     return engine
 
 

@@ -8,11 +8,11 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from hatcher.server.blobstore import BlobStore
 from hatcher.server.db import MAX_NAME_LENGTH, Organization, Repository
 from hatcher.server.errors import ApiError
 from hatcher.server.security import Principal, authenticate
 from hatcher.server.settings import ServerSettings
-from hatcher.server.store import BlobStore
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}

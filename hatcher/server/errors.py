@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,21 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def as_api_error(exc: BaseException) -> Optional[ApiError]:
+    """The answer to an exception: itself for an :class:`ApiError`, 503 for a database that is
+    unreachable (down, restarting, out of connections), None for anything else (a bug: 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)) or (
+            isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated):
+        detail = " ".join(str(getattr(exc, "orig", None) or exc).split(" [SQL:")[0].split())[:200]
+        logger.warning("Database unavailable: %s", detail)
+        return ApiError(503, f"The database is unavailable, try again later ({detail})")
+    return None
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -45,5 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        mapped = as_api_error(exc)
+        if mapped is not None:
+            return error_response(mapped.status, mapped.message)
         logger.exception("Unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")

@@ -7,8 +7,9 @@ listed with :func:`fast_route` (by method and path, from the URL templates: ever
 still spelled once, in :mod:`hatcher.core.url_templates`) and calls their handler
 directly, with the path parameters and the listed query parameters (the last value of
 each, as FastAPI does). Every other request goes through the application as usual, and
-so does every error: :class:`~hatcher.server.errors.ApiError` becomes the usual JSON
-answer, anything else reaches the application's error handling.
+so does every error: an :class:`~hatcher.server.errors.ApiError` (or a database that is
+down: 503) becomes the usual JSON answer, anything else reaches the application's error
+handling.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import attr
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hatcher.server.errors import ApiError, error_response
+from hatcher.server.errors import as_api_error, error_response
 
 _PARAMETER_RE = re.compile(r"\{(\w+)\}")
 
@@ -70,8 +71,11 @@ class FastLane:
                     query = {name: request.query_params.get(name) for name in route.query}
                     try:
                         response = await route.handler(request, **match.groupdict(), **query)
-                    except ApiError as exc:
-                        response = error_response(exc.status, exc.message)
+                    except Exception as exc:
+                        mapped = as_api_error(exc)
+                        if mapped is None:
+                            raise
+                        response = error_response(mapped.status, mapped.message)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

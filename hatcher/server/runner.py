@@ -54,6 +54,12 @@ def fast_protocols() -> dict[str, str]:
     return options
 
 
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _prepare(settings: ServerSettings, admin: Optional[tuple[str, str]]) -> Any:
     app = create_app(settings)
     if admin is not None:
@@ -89,11 +95,12 @@ def run_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 80
         app = _prepare(settings, admin)
         config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5,
                                 **fast_protocols())
-        logger.info("Brood serving %s on http://%s:%d", settings.data_dir, host, sock.getsockname()[1])
+        where = settings.data_dir or f"{_safe_url(settings.sqlalchemy_url)} and {settings.blob_store_url}"
+        logger.info("Brood serving %s on http://%s:%d", where, host, sock.getsockname()[1])
         try:
             _Server(config).run(sockets=[sock])
         finally:
-            app.state.engine.dispose()
+            app.state.services.close()
     finally:
         sock.close()
 
@@ -116,16 +123,18 @@ class EmbeddedBrood:
         A SQLAlchemy URL instead of the SQLite file in ``data_dir``.
     admin : tuple of (str, str), optional
         The superuser's e-mail and password.
+    **settings
+        Other :class:`~hatcher.server.settings.ServerSettings` (``blob_store``, ``gc_grace``...).
     """
 
     def __init__(self, data_dir: Optional[str] = None, host: str = "127.0.0.1", port: int = 0,
                  database_url: Optional[str] = None, admin: tuple[str, str] = DEFAULT_ADMIN,
-                 access_log: bool = False) -> None:
+                 access_log: bool = False, **settings: Any) -> None:
         self._tmp: Optional[tempfile.TemporaryDirectory[str]] = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="brood-")
             data_dir = self._tmp.name
-        self.settings = ServerSettings(data_dir, database_url=database_url)
+        self.settings = ServerSettings(data_dir, database_url=database_url, **settings)
         self.host = host
         self.port = port
         self.admin_auth = admin
@@ -175,7 +184,7 @@ class EmbeddedBrood:
         if self._sock is not None:
             self._sock.close()
         if self.app is not None:
-            self.app.state.engine.dispose()
+            self.app.state.services.close()
         self._server = self._thread = self._sock = None
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -21,6 +21,7 @@ import attr
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from hatcher.server.coordination import parse_invalidation
 from hatcher.server.db import ApiToken, Repository, SessionToken, Team, User, team_members, team_repositories, utcnow
 from hatcher.server.errors import ApiError
 
@@ -103,6 +104,11 @@ class _VerifiedPasswords:
         """
         return self._fresh(self._pair(email, password)) is not None
 
+    def clear(self) -> None:
+        """Forget every check."""
+        with self._lock:
+            self._seen.clear()
+
     def check(self, email: str, password: str, stored: Optional[str]) -> bool:
         if not stored:
             return False
@@ -126,8 +132,10 @@ class SessionTokenCache:
 
     Keyed by the database engine and the token's sha256 (never the secret). An entry is
     kept at most :attr:`TTL` seconds and never past the token's expiry; deleting tokens
-    through :func:`forget_session_tokens` drops them at once. A token deleted behind the
-    server's back (another process, plain SQL) stays usable here for at most ``TTL`` seconds.
+    through :func:`forget_session_tokens` drops them at once, and so does an invalidation
+    from another replica (:mod:`hatcher.server.coordination`: on PostgreSQL it arrives within
+    milliseconds). A token deleted behind the server's back without one (plain SQL, or
+    another process on SQLite) stays usable here for at most ``TTL`` seconds.
     """
 
     TTL = 30.0
@@ -171,6 +179,14 @@ class SessionTokenCache:
 
 
 SESSION_TOKENS = SessionTokenCache()
+
+
+def invalidate(message: str) -> None:
+    """Drop what a cache invalidation names (see :mod:`hatcher.server.coordination`)."""
+    digests = parse_invalidation(message)
+    SESSION_TOKENS.forget(digests)
+    if digests is None:
+        _PASSWORDS.clear()
 
 
 def forget_session_tokens(digests: Optional[Any] = None) -> None:

@@ -23,6 +23,7 @@ pytest.importorskip("fastapi")
 
 from hatcher.server.accounts import ensure_superuser  # noqa: E402
 from hatcher.server.db import User, make_engine, make_sessionmaker  # noqa: E402
+from hatcher.server.schema import prepare_schema  # noqa: E402
 from hatcher.server.security import verify_password  # noqa: E402
 from hatcher.server.settings import ServerSettings  # noqa: E402
 
@@ -169,6 +170,7 @@ def _make_user(data_dir, email: str, password: str) -> None:
     settings = ServerSettings(str(data_dir))
     settings.ensure_directories()
     engine = make_engine(settings.sqlalchemy_url)
+    prepare_schema(engine)
     with make_sessionmaker(engine)() as db:
         ensure_superuser(db, email, password)
     engine.dispose()

@@ -9,8 +9,8 @@ import pytest
 from server_world import World
 
 from hatcher.errors import BroodHTTPError
-from hatcher.server import artefact_service
-from hatcher.server.db import Artefact, Repository
+from hatcher.server import gc
+from hatcher.server.db import Artefact, Blob, Repository
 
 
 def status_of(call, *args, **kwargs) -> int:
@@ -103,12 +103,15 @@ def test_an_empty_repository_is_deleted_without_force(world: World, api_version)
 def _add_artefact(brood, org: str, repo: str, content: bytes) -> str:
     """Store a blob and an egg row in ``org/repo`` directly (independent of the upload routes)."""
     store = brood.app.state.store
-    incoming = store.incoming()
+    incoming = store.writer()
     incoming.write(content)
     sha256, md5, size = incoming.finish()
-    store.commit(incoming, sha256)
     with brood.app.state.sessionmaker() as db:
         repository = next(r for r in db.query(Repository).all() if r.full_name == f"{org}/{repo}")
+        if db.get(Blob, sha256) is None:
+            db.add(Blob(sha256=sha256, key=store.publish(incoming, sha256), md5=md5, size=size))
+            db.flush()
+        incoming.discard()
         db.add(Artefact(repository_id=repository.id, kind="egg", platform="rh7-x86_64", key="cp38",
                         name=f"demo{sha256[:8]}", version="1.0-1", filename="demo-1.0-1.egg", sha256=sha256, md5=md5,
                         size=size, mtime=time.time(), document={}))
@@ -119,7 +122,7 @@ def _add_artefact(brood, org: str, repo: str, content: bytes) -> str:
 @pytest.mark.parametrize("batch", [1, 500], ids=["one-digest-per-query", "batched"])
 def test_a_non_empty_repository_needs_force_and_its_unshared_blobs_go(world: World, brood, api_version,
                                                                       monkeypatch, batch):
-    monkeypatch.setattr(artefact_service, "_COLLECT_BATCH", batch)
+    monkeypatch.setattr(gc, "BATCH", batch)
     # Given dev holds three artefacts, one of whose blobs other also holds
     own = _add_artefact(brood, world.org, "dev", b"only in dev " + world.org.encode())
     also_own = _add_artefact(brood, world.org, "dev", b"also only in dev " + world.org.encode())

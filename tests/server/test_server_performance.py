@@ -21,9 +21,10 @@ from sqlalchemy import delete, update
 
 from hatcher.artefacts import builders
 from hatcher.core.url_templates import URLS_V1
-from hatcher.server import bench_data, security, store
+from hatcher.server import bench_data, blobstore, security
+from hatcher.server.blobstore import file as store
+from hatcher.server.blobstore.file import BlobResponse
 from hatcher.server.db import SessionToken
-from hatcher.server.routes.artefacts import BlobResponse
 from hatcher.server.routes.indices import accepts_gzip
 from hatcher.server.runner import EmbeddedBrood, fast_protocols
 
@@ -256,9 +257,9 @@ def test_purged_expired_session_tokens_leave_the_cache(brood: EmbeddedBrood) -> 
 @pytest.mark.parametrize("expected_size", [None, 0, 10 ** 9])
 def test_incoming_blob_digests_and_content(tmp_path: Any, monkeypatch: Any, expected_size: Any) -> None:
     monkeypatch.setattr(store, "DIRECT_IO_MIN_SIZE", 0)
-    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"), fsync_min_size=1024)
+    blobs = store.FileBlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"), fsync_min_size=1024)
     content = os.urandom(9 * 1024 * 1024 + 4321)
-    incoming = blobs.incoming(expected_size)
+    incoming = blobs.writer(expected_size)
     for size in (1, 100, 300_000, 5_000_000, 17, 4_194_304):  # pieces above and below the thresholds
         offset = incoming.size
         incoming.write(content[offset:offset + size] if size % 2 else memoryview(content)[offset:offset + size])
@@ -266,7 +267,7 @@ def test_incoming_blob_digests_and_content(tmp_path: Any, monkeypatch: Any, expe
     sha256, md5, size = incoming.finish()
     assert (sha256, md5, size) == (hashlib.sha256(content).hexdigest(), hashlib.md5(content).hexdigest(),
                                    len(content))
-    path = blobs.commit(incoming, sha256)
+    path = os.path.join(blobs.root, blobs.publish(incoming, sha256))
     with open(path, "rb") as stream:
         assert stream.read() == content
     assert os.listdir(blobs.tmp_dir) == []
@@ -288,10 +289,10 @@ def test_a_large_upload_is_md5_hashed_in_a_thread_that_never_holds_up_the_next_p
         def hexdigest(self) -> str:
             return self._md5.hexdigest()
 
-    monkeypatch.setattr(store.hashlib, "md5", SlowMd5)
-    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
-    incoming = blobs.incoming(store.PARALLEL_HASH_MIN_SIZE)
-    pieces = [os.urandom(1000) for _ in range(store.MD5_QUEUE_DEPTH + 1)]  # one hashed, the others waiting
+    monkeypatch.setattr(blobstore.hashlib, "md5", SlowMd5)
+    blobs = store.FileBlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
+    incoming = blobs.writer(blobstore.PARALLEL_HASH_MIN_SIZE)
+    pieces = [os.urandom(1000) for _ in range(blobstore.MD5_QUEUE_DEPTH + 1)]  # one hashed, the others waiting
     writer = threading.Thread(target=lambda: [incoming.write(piece) for piece in pieces])
     writer.start()
     writer.join(5)
@@ -306,13 +307,13 @@ def test_small_blobs_skip_fsync_large_ones_do_not(tmp_path: Any, monkeypatch: An
     calls: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(store.os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
-    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"), fsync_min_size=1000)
+    blobs = store.FileBlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"), fsync_min_size=1000)
     for content, fsyncs in ((b"x" * 999, 0), (b"y" * 1000, 2)):  # file and directory
         calls.clear()
-        incoming = blobs.incoming_whole() if in_memory else blobs.incoming()
+        incoming = blobs.memory_writer() if in_memory else blobs.writer()
         incoming.write(content)
         digest = incoming.finish()[0]
-        path = blobs.commit(incoming, digest)
+        path = os.path.join(blobs.root, blobs.publish(incoming, digest))
         assert len(calls) == fsyncs
         with open(path, "rb") as stream:
             assert stream.read() == content
@@ -324,14 +325,14 @@ def test_blobs_are_one_directory_level_deep_and_the_older_layout_is_converted(tm
     legacy = root / "ab" / "cd"
     legacy.mkdir(parents=True)
     (legacy / old_sha).write_bytes(b"old blob")
-    blobs = store.BlobStore(str(root), str(tmp_path / "tmp"))
+    blobs = store.FileBlobStore(str(root), str(tmp_path / "tmp"))
     assert blobs.path(old_sha) == str(root / "ab" / old_sha)
     assert blobs.exists(old_sha) and not legacy.exists()
-    incoming = blobs.incoming()
+    incoming = blobs.writer()
     incoming.write(b"new blob")
     digest = incoming.finish()[0]
-    assert blobs.commit(incoming, digest) == str(root / digest[:2] / digest)
-    store.BlobStore(str(root), str(tmp_path / "tmp"))  # opening again changes nothing
+    assert blobs.publish(incoming, digest) == f"{digest[:2]}/{digest}"
+    store.FileBlobStore(str(root), str(tmp_path / "tmp"))  # opening again changes nothing
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == sorted(
         [f"ab/{old_sha}", f"{digest[:2]}/{digest}"])
     with open(blobs.path(old_sha), "rb") as stream:
@@ -339,28 +340,28 @@ def test_blobs_are_one_directory_level_deep_and_the_older_layout_is_converted(tm
 
 
 def test_a_small_upload_is_kept_in_memory_and_written_once_when_committed(tmp_path: Any) -> None:
-    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
+    blobs = store.FileBlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
     content = os.urandom(70_000)
-    incoming = blobs.incoming_whole()
+    incoming = blobs.memory_writer()
     for offset in range(0, len(content), 30_000):
         incoming.write(content[offset:offset + 30_000])
     assert (os.listdir(blobs.tmp_dir), os.listdir(blobs.root)) == ([], [])  # nothing on disk yet
     sha256, md5, size = incoming.finish()
     assert (sha256, md5, size) == (hashlib.sha256(content).hexdigest(), hashlib.md5(content).hexdigest(), 70_000)
     assert incoming.source().read() == content
-    path = blobs.commit(incoming, sha256)
-    with open(path, "rb") as stream:
+    key = blobs.publish(incoming, sha256)
+    with open(os.path.join(blobs.root, key), "rb") as stream:
         assert stream.read() == content
     assert os.listdir(blobs.tmp_dir) == []
-    again = blobs.incoming_whole()  # the same content again: the stored blob stays as it is
+    again = blobs.memory_writer()  # the same content again: the same key, the same bytes, nothing left over
     again.write(content)
-    assert blobs.commit(again, again.finish()[0]) == path and os.listdir(blobs.tmp_dir) == []
+    assert blobs.publish(again, again.finish()[0]) == key and os.listdir(blobs.tmp_dir) == []
 
 
 def test_discarded_blob_leaves_nothing(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(store, "DIRECT_IO_MIN_SIZE", 0)
-    blobs = store.BlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
-    incoming = blobs.incoming(10 ** 9)
+    blobs = store.FileBlobStore(str(tmp_path / "blobs"), str(tmp_path / "tmp"))
+    incoming = blobs.writer(10 ** 9)
     incoming.write(os.urandom(1024 * 1024))
     incoming.discard()
     incoming.discard()

@@ -157,7 +157,7 @@ def test_a_small_upload_waiting_for_the_blob_lock_does_not_hold_up_the_event_loo
     headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
     upload = threading.Thread(target=lambda: answers.append(
         requests.post(brood.url + _upload_path(repo), data=body, headers=headers, timeout=60)))
-    lock = brood.app.state.store.lock
+    lock = brood.app.state.services.coordinator.lock
     with lock:  # as while another thread commits a large upload or removes a repository's blobs
         upload.start()
         deadline = time.monotonic() + 30

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hatcher.server.artefact_service import collect_blobs, repository_digests
+from hatcher.server.artefact_service import delete_repository as delete_repository_artefacts
 from hatcher.server.db import Organization, Repository, Team, User
 from hatcher.server.deps import (
     add_routes,
@@ -193,19 +193,14 @@ def delete_repository(organization_name: str, repository_name: str, request: Req
     """Delete a repository (organization administrators); 204.
 
     Without ``force=True`` a repository that holds artefacts is refused with 409. With it,
-    its artefacts go too, and every blob no other artefact refers to is removed.
+    its artefacts go too, and every blob no other artefact refers to is collected (at once,
+    or after the grace period of :mod:`hatcher.server.gc`).
     """
     organization = administered_organization(db, principal, organization_name)
     repository = repository_of(organization, repository_name)
     force = query_flag(request, "force")
-    store = request.app.state.store
-    with store.lock:  # no upload commits between reading the digests and deleting their rows
-        digests = repository_digests(db, repository.id)
-        if digests and not force:
-            raise ApiError(409, f"Repository '{repository.full_name}' is not empty; delete it with force=True")
-        db.delete(repository)
-        db.commit()
-    collect_blobs(request.app.state.sessionmaker, store, digests)
+    db.rollback()  # the deletion runs in a transaction of its own
+    delete_repository_artefacts(request.app.state.services, repository.id, force, repository.full_name)
 
 
 add_routes(router, lambda urls: urls.admin.organizations.repositories, list_repositories, ["GET"])

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hatcher.server import artefact_service as service
 from hatcher.server import documents, ingest
-from hatcher.server.db import Artefact, Repository
+from hatcher.server.db import Artefact, Blob, Repository
 from hatcher.server.deps import add_routes, body_bytes, find_repository, get_db, get_principal, parse_json
 from hatcher.server.errors import ApiError
 from hatcher.server.security import (
@@ -95,26 +95,17 @@ def _bundle(db: Session, repository: Repository, platform: str, python_tag: str,
     return artefact
 
 
-class BlobResponse(FileResponse):
-    """A file answer read and sent in 1 MiB pieces (Starlette's 64 KiB means one thread hop per 64 KiB).
-
-    Range requests work as with :class:`~starlette.responses.FileResponse` (206, or 416).
-    """
-
-    chunk_size = 1024 * 1024
-
-
-def _file(request: Request, artefact: Artefact) -> Response:
-    """Stream the artefact's blob (Range requests supported: 206, or 416 when unsatisfiable)."""
-    store = request.app.state.store
-    return BlobResponse(store.path(artefact.sha256), media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{artefact.filename}"',
-        "ETag": f'"{artefact.sha256}"',
-    })
+def _file(request: Request, db: Session, artefact: Artefact) -> Response:
+    """Send the artefact's blob (streamed with Range support, or a redirect to a signed URL)."""
+    key = db.scalar(select(Blob.key).where(Blob.sha256 == artefact.sha256))
+    if key is None:
+        raise ApiError(500, "The artefact's file is missing")
+    headers = {"Content-Disposition": f'attachment; filename="{artefact.filename}"', "ETag": f'"{artefact.sha256}"'}
+    return request.app.state.store.response(key, artefact.size, headers, request.headers)
 
 
 def _delete(request: Request, artefact: Artefact) -> Response:
-    service.delete_artefact(request.app.state.sessionmaker, request.app.state.store, artefact.id)
+    service.delete_artefact(request.app.state.services, artefact.id)
     return Response(status_code=204)
 
 
@@ -126,7 +117,7 @@ def download_egg(request: Request, organization_name: str, repository_name: str,
                  db: Session = Depends(get_db)) -> Response:
     """The egg's bytes (REST §8.3)."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_REPOSITORY)
-    return _file(request, _egg(db, repository, platform, python_tag, name, version))
+    return _file(request, db, _egg(db, repository, platform, python_tag, name, version))
 
 
 def delete_egg(request: Request, organization_name: str, repository_name: str, platform: str, python_tag: str,
@@ -228,7 +219,7 @@ def download_runtime_v0(request: Request, organization_name: str, repository_nam
                         db: Session = Depends(get_db)) -> Response:
     """A v0 runtime's bytes (REST §9.1)."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_REPOSITORY)
-    return _file(request, _runtime_v0(db, repository, platform, python_tag, version))
+    return _file(request, db, _runtime_v0(db, repository, platform, python_tag, version))
 
 
 def runtime_v0_metadata(organization_name: str, repository_name: str, platform: str, python_tag: str,
@@ -244,7 +235,7 @@ def download_runtime_v1(request: Request, organization_name: str, repository_nam
                         db: Session = Depends(get_db)) -> Response:
     """A v1 runtime's bytes (REST §9.2)."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, READ_REPOSITORY)
-    return _file(request, _runtime_v1(db, repository, platform, implementation, version))
+    return _file(request, db, _runtime_v1(db, repository, platform, implementation, version))
 
 
 def delete_runtime_v1(request: Request, organization_name: str, repository_name: str, platform: str,

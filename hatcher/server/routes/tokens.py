@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hatcher.core.url_templates import TOKENS_AUTH_PATH
+from hatcher.server.coordination import invalidation_message
 from hatcher.server.db import ApiToken, SessionToken, utcnow
 from hatcher.server.deps import (
     add_routes,
@@ -25,7 +26,6 @@ from hatcher.server.deps import (
 from hatcher.server.errors import ApiError
 from hatcher.server.security import (
     Principal,
-    forget_session_tokens,
     issue_session_token,
     new_secret,
     token_hash,
@@ -110,7 +110,7 @@ def exchange_session_token(request: Request, db: Session = Depends(get_db),
     expired = list(db.scalars(select(SessionToken.token_hash).where(SessionToken.expires <= now)))
     if expired:
         db.execute(delete(SessionToken).where(SessionToken.expires <= now))
-        forget_session_tokens(expired)
+        request.app.state.services.coordinator.invalidate(db, invalidation_message(expired))
     secret, expires = issue_session_token(db, principal, settings.session_token_lifetime)
     return {"token": secret, "expires": _iso(expires)}
 

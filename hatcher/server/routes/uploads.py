@@ -1,7 +1,7 @@
 """Routes: artefact uploads (eggs, runtimes v0 and v1, apps, bundles), streamed to disk.
 
 The multipart body is parsed incrementally as it arrives: the ``file`` part goes straight
-into an :class:`~hatcher.server.store.IncomingBlob` (hashed on the way, written once), the
+into the blob store's writer (hashed on the way, written once), the
 small ``data`` part is collected in memory (at most 1 MiB). Credentials, the repository
 and the caller's rights are checked before a byte of the body is read, except for a small
 body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first, then checked, parsed and
@@ -23,8 +23,9 @@ from starlette.requests import ClientDisconnect
 
 from hatcher.server import artefact_service as service
 from hatcher.server import ingest
+from hatcher.server.blobstore import Writer
 from hatcher.server.deps import add_routes, find_repository_ids, parse_bool
-from hatcher.server.errors import ApiError
+from hatcher.server.errors import ApiError, as_api_error
 from hatcher.server.fast_lane import fast_route
 from hatcher.server.security import (
     UPLOAD_REPOSITORY,
@@ -33,7 +34,6 @@ from hatcher.server.security import (
     check_role,
     role_on_repository,
 )
-from hatcher.server.store import IncomingBlob, MemoryBlob
 
 router = APIRouter()
 
@@ -51,7 +51,7 @@ _DRAIN_LIMIT = 256 * 1024 * 1024
 class MultipartReceiver:
     """Parses a ``multipart/form-data`` body fed in chunks; keeps ``file`` on disk and ``data`` in memory."""
 
-    def __init__(self, content_type: Optional[str], incoming: IncomingBlob | MemoryBlob) -> None:
+    def __init__(self, content_type: Optional[str], incoming: Writer) -> None:
         ctype, options = parse_options_header(content_type or "")
         boundary = options.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary:
@@ -179,8 +179,8 @@ def _finish(request: Request, kind: str, target: _Target, receiver: MultipartRec
     assert receiver.filename is not None
     ingest.check_identifier(receiver.filename, "file name")
     parsed = ingest.read_artefact(kind, incoming.source(), receiver.filename, target.platform, data)
-    service.store_artefact(request.app.state.sessionmaker, request.app.state.store, target.repository_id, parsed,
-                           incoming, digests, target.overwrite, target.enabled)
+    service.store_artefact(request.app.state.services, target.repository_id, parsed, incoming, digests,
+                           target.overwrite, target.enabled)
     return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
             "version": parsed.version, "filename": parsed.filename, "sha256": digests[0], "size": digests[2],
             "enabled": target.enabled}
@@ -227,7 +227,7 @@ def _content_length(request: Request) -> Optional[int]:
 def _receive_whole(request: Request, kind: str, target_of: Callable[[], _Target], body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
-    incoming = request.app.state.store.incoming_whole()
+    incoming = request.app.state.store.memory_writer()
     try:
         receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
         receiver.feed(body)
@@ -250,23 +250,23 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             whole = b"".join([chunk async for chunk in body.chunks()])
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
-        if cheap_to_authenticate(request.headers.get("authorization")) and not request.app.state.store.lock.locked():
+        if cheap_to_authenticate(request.headers.get("authorization")) and _cheap_to_commit(request):
             # Right here, on the event loop: about a millisecond of work, where a hop to a worker
             # thread and back costs more than that under the GIL.
             return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
         # A password not checked lately: a wrong one costs tens of milliseconds of scrypt, which
         # must not hold up every other connection. Nor must waiting for the blob lock, which
-        # another thread holds (committing a large upload, or removing a batch of a deleted
-        # repository's blobs); it may still be taken between this check and the commit, and
-        # then the loop waits for that one commit or batch.
+        # another thread holds (committing a large upload, or removing a deleted repository's
+        # blobs); it may still be taken between this check and the commit, and then the loop
+        # waits for that one commit or removal. Nor must a database or blob store across the
+        # network (PostgreSQL, S3): one that hangs would hold every connection.
         return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
                             status_code=201)
     try:
         target = await run_in_threadpool(target_of)
-        incoming = request.app.state.store.incoming(length)
-    except ApiError:
-        await body.drain()
-        raise
+        incoming = await run_in_threadpool(request.app.state.store.writer, length)
+    except Exception as exc:
+        raise await _refuse(body, exc) from None
     feeding: Optional[asyncio.Future[None]] = None
     try:
         receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
@@ -288,16 +288,31 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
         answer = await run_in_threadpool(_finish, request, kind, target, receiver)
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
-    except ApiError:
-        await body.drain()
-        raise
+    except Exception as exc:
+        raise await _refuse(body, exc) from None
     finally:
         # Shielded: a second cancellation (a server shutting down) must not skip the clean-up.
         await asyncio.shield(_release(feeding, incoming))
     return JSONResponse(answer, status_code=201)
 
 
-async def _release(feeding: Optional[asyncio.Future[None]], incoming: IncomingBlob) -> None:
+def _cheap_to_commit(request: Request) -> bool:
+    """Whether storing a small upload is cheap and cannot wait on anything: a local store, SQLite, a free lock."""
+    services = request.app.state.services
+    return services.store.local and not services.coordinator.postgresql and not services.coordinator.busy()
+
+
+async def _refuse(body: _Body, exc: Exception) -> Exception:
+    """The error to answer a failed upload with (as :func:`~hatcher.server.errors.as_api_error` maps it),
+    after reading the rest of the body so that the client sees the answer; unexpected errors as they are."""
+    mapped = as_api_error(exc)
+    if mapped is None:
+        return exc
+    await body.drain()
+    return mapped
+
+
+async def _release(feeding: Optional[asyncio.Future[None]], incoming: Writer) -> None:
     """Wait for the piece a worker thread is still feeding, then discard the upload (a no-op once committed)."""
     if feeding is not None:
         if not feeding.done():
