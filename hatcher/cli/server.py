@@ -48,13 +48,17 @@ def _admin_pair(ctx: click.Context, param: click.Parameter, value: Optional[str]
     return email, password
 
 
-def _settings(data_dir: Optional[str], database_url: Optional[str], create: bool, **options: Any) -> Any:
-    """The server settings, after checking that the data directory (when one is needed) can be used."""
+def _settings(data_dir: Optional[str], database_url: Optional[str], create: bool, store: bool = False,
+              **options: Any) -> Any:
+    """The server settings, after checking that the data directory (when one is needed) can be used.
+
+    ``store``: the command uses the blob store too (so it needs a data directory unless one is given).
+    """
     settings_module = import_server("settings")
     try:
         settings = settings_module.ServerSettings(data_dir, database_url=database_url, **options)
         settings.sqlalchemy_url  # noqa: B018 - both need a data directory unless given
-        if create:
+        if store:
             settings.blob_store_url  # noqa: B018
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -174,7 +178,8 @@ def run_command(ctx: click.Context, data_dir: Optional[str], database_url: Optio
     of the process list. Several servers on one PostgreSQL database and one S3 bucket
     behave as one (see the deployment guide).
     """
-    settings = _settings(data_dir, database_url, create=True, session_token_lifetime=session_token_lifetime,
+    settings = _settings(data_dir, database_url, create=True, store=True,
+                         session_token_lifetime=session_token_lifetime,
                          blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
                          s3_presigned_downloads=s3_presigned_downloads, gc_grace=gc_grace, gc_interval=gc_interval,
                          upgrade_db=upgrade_db)
@@ -259,10 +264,9 @@ def gc_command(data_dir: Optional[str], database_url: Optional[str], blob_store:
     older than it that nothing refers to, and prints what it removed. When another replica
     is collecting at the same time, it does nothing.
     """
-    settings = _existing_database(data_dir, database_url, blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
-                                  gc_grace=grace)
+    settings = _existing_database(data_dir, database_url, store=True, blob_store=blob_store,
+                                  s3_endpoint_url=s3_endpoint_url, gc_grace=grace)
     with _database_errors(settings):
-        settings.blob_store_url  # noqa: B018 - a usage error without a data directory or a store
         services = import_server("services").open_services(settings, upgrade_db=False)
         try:
             report = import_server("gc").collect_garbage(services)
@@ -298,7 +302,7 @@ def db_upgrade_command(data_dir: Optional[str], database_url: Optional[str]) -> 
     """
     if data_dir is None and database_url is None:
         raise click.UsageError("Give the server's --data-dir, or its --database-url")
-    settings = _settings(data_dir, database_url, create=True)
+    settings = _settings(data_dir, database_url, create=data_dir is not None)
     with _database_errors(settings), _engine(settings, check_schema=False) as engine:
         before, after = import_server("schema").upgrade_schema(engine)
     where = _safe_database_url(settings)

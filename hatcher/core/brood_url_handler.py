@@ -161,8 +161,13 @@ def _safe_filename(name: str) -> str:
 
 
 def _filename_from_response(response: requests.Response) -> str:
-    """The file name of a download, from its ``Content-Disposition`` header."""
-    disposition = response.headers.get("Content-Disposition")
+    """The file name of a download, from its ``Content-Disposition`` header.
+
+    When the server redirected the download (to a signed URL of its object store, which
+    knows no file names), the header of the redirect counts.
+    """
+    disposition = next((answer.headers["Content-Disposition"] for answer in (response, *reversed(response.history))
+                        if "Content-Disposition" in answer.headers), None)
     if disposition is None:
         response.close()
         raise MissingFilenameError(

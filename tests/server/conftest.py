@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from server_world import PASSWORD, World, build_world, give_password  # noqa: F401 - re-exported
+from stack.fixtures import postgres  # noqa: F401 - re-exported: the session's PostgreSQL cluster
 
 from hatcher.server.runner import EmbeddedBrood
 

@@ -6,28 +6,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from service_guard import require_service
 
 from hatcher.artefacts.builders import build_egg
 from hatcher.server.runner import EmbeddedBrood
 
 
 @pytest.fixture(scope="module")
-def database_url():
-    """A fresh PostgreSQL database; without PostgreSQL the test is skipped (fails in CI)."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        require_service("the PostgreSQL driver psycopg is not installed")
-    from postgres_cluster import postgres_cluster
-
-    cluster = postgres_cluster()
-    try:
-        url = next(cluster)
-    except RuntimeError as exc:
-        require_service(str(exc))
-    yield url
-    cluster.close()
+def database_url(postgres):
+    """A fresh database of the session's PostgreSQL cluster (skipped without PostgreSQL, failed in CI)."""
+    return postgres.create_database("server_on_postgresql")
 
 
 def test_a_server_on_postgresql_stores_serves_and_survives_a_restart(database_url, tmp_path: Path):

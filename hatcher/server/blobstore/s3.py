@@ -279,7 +279,8 @@ class S3BlobStore(BlobStore):
     def response(self, key: str, size: int, headers: Mapping[str, str], request_headers: Mapping[str, str]) -> Any:
         """A redirect to a signed URL (with ``presigned_downloads``), or the object streamed through."""
         if self.presigned_downloads:
-            return RedirectResponse(self.sign(key, self.presigned_downloads), status_code=302)
+            # The signed URL's answer has no file name: the redirect carries it (and the ETag).
+            return RedirectResponse(self.sign(key, self.presigned_downloads), status_code=302, headers=dict(headers))
         try:
             span = _parse_range(request_headers.get("range"), size)
         except ValueError:

