@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import pytest
 from leak_check import LeakCheck
+from stack.brood import REPLICAS, stack_mode
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--against-replicas", action="store_true",
+                     help="run the server or conformance suite against three replicas on PostgreSQL and S3 "
+                          "behind nginx (the same as HATCHER_TEST_STACK=replicas)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--against-replicas"):
+        os.environ["HATCHER_TEST_STACK"] = REPLICAS
+    config.addinivalue_line("markers", "embedded: the test needs the server in its own process (its settings, "
+                                       "thread or in-process locks); not collected against the replica set")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Against the replica set (``HATCHER_TEST_STACK=replicas``), keep the tests of the shared server.
+
+    That is the ``brood`` of the server suite, or the ``brood_server`` of the conformance suite: their
+    requests are the ones the load balancer spreads over the replicas. A test that starts a server
+    of its own, or that is marked ``embedded``, would only repeat the ordinary run.
+    """
+    if not stack_mode():
+        return
+    kept, dropped = [], []
+    for item in items:
+        shared = {"brood", "brood_server"} & set(getattr(item, "fixturenames", ()))
+        uses_shared = bool(shared) and item.get_closest_marker("embedded") is None
+        (kept if uses_shared else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", autouse=True)

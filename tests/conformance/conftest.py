@@ -22,6 +22,8 @@ import pytest
 from harness import ADMIN_EMAIL, ADMIN_PASSWORD, STATS, Program, SoftFailures, basic, unique
 from reference import ReferenceEnvError, ensure_reference_venv
 from service_guard import require_service
+from stack.brood import stack_mode
+from stack.fixtures import postgres, replica_set, seaweed, stack_brood  # noqa: F401 - re-exported
 
 _REFERENCE_VENV: dict = {}
 
@@ -133,8 +135,15 @@ class ServerProcess:
 
 
 @pytest.fixture(scope="session")
-def brood_server(reference_venv, tmp_path_factory):
-    """Our server, started once per session; ``.url``, ``.admin_auth``, ``.log()``."""
+def brood_server(reference_venv, tmp_path_factory, request):
+    """Our server, started once per session; ``.url``, ``.admin_auth``, ``.log()``.
+
+    With ``HATCHER_TEST_STACK=replicas`` (``tox -e scale``): three replicas on PostgreSQL and S3
+    behind nginx, round robin (``stack.brood.StackBrood``).
+    """
+    if stack_mode():
+        yield request.getfixturevalue("stack_brood")
+        return
     data_dir = str(tmp_path_factory.mktemp("brood-data"))
     server = ServerProcess(data_dir, str(tmp_path_factory.mktemp("brood-log") / "server.log"))
     try:

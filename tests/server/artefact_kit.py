@@ -12,6 +12,7 @@ import attr
 import requests
 
 from hatcher.core.url_templates import urls_for
+from hatcher.server.db import Blob
 from hatcher.server.runner import EmbeddedBrood
 
 
@@ -57,12 +58,25 @@ def sha256_of(path: str) -> str:
 
 
 def data_files(brood: EmbeddedBrood) -> set[str]:
-    """Every file under the server's tmp/ and blobs/ directories."""
+    """Every file under the server's tmp/ and blobs/ directories (the stored objects, for replicas on S3).
+
+    On S3 an upload in flight is a multipart upload, not an object, so it is not listed.
+    """
+    settings = getattr(brood, "settings", None)
+    if settings is None:
+        return set(brood.app.state.store.objects(older_than=float("inf")))
     found = set()
-    for root in (brood.settings.tmp_dir, brood.settings.blob_dir):
+    for root in (settings.tmp_dir, settings.blob_dir):
         for directory, _, names in os.walk(root):
             found.update(os.path.join(directory, name) for name in names)
     return found
+
+
+def blob_stored(brood: EmbeddedBrood, sha256: str) -> bool:
+    """True when the server has a blob of this digest: its row, and its object in the blob store."""
+    with brood.app.state.sessionmaker() as db:
+        blob = db.get(Blob, sha256)
+    return blob is not None and blob.key in set(brood.app.state.store.objects(older_than=float("inf")))
 
 
 def multipart(parts: list[tuple[str, Optional[str], bytes, Optional[str]]],

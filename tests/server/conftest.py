@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from server_world import PASSWORD, World, build_world, give_password  # noqa: F401 - re-exported
-from stack.fixtures import postgres  # noqa: F401 - re-exported: the session's PostgreSQL cluster
+from stack.brood import stack_mode
+from stack.fixtures import postgres, replica_set, seaweed, stack_brood  # noqa: F401 - re-exported
 
 from hatcher.server.runner import EmbeddedBrood
 
@@ -16,8 +17,15 @@ _COUNTER = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def brood() -> Iterator[EmbeddedBrood]:
-    """One embedded Brood on a loopback port, shared by every server test (tests use unique names)."""
+def brood(request: pytest.FixtureRequest) -> Iterator[EmbeddedBrood]:
+    """One embedded Brood on a loopback port, shared by every server test (tests use unique names).
+
+    With ``HATCHER_TEST_STACK=replicas`` (``tox -e scale``): three replicas on PostgreSQL and S3
+    behind nginx, round robin (``stack.brood.StackBrood``).
+    """
+    if stack_mode():
+        yield request.getfixturevalue("stack_brood")
+        return
     with EmbeddedBrood() as server:
         yield server
 

@@ -6,6 +6,7 @@ import hashlib
 import time
 
 import pytest
+from artefact_kit import blob_stored
 from server_world import World
 
 from hatcher.errors import BroodHTTPError
@@ -131,15 +132,15 @@ def test_a_non_empty_repository_needs_force_and_its_unshared_blobs_go(world: Wor
     repository = world.client(world.admin_email, api_version).organization(world.org).repository("dev")
     # When it is deleted without force / Then 409 and nothing changes
     assert status_of(repository.delete) == 409
-    assert brood.app.state.store.exists(own)
+    assert blob_stored(brood, own)
     # When it is deleted with force
     repository.delete(force=True)
     # Then the repository is gone with its artefacts, its own blobs removed, the shared blob kept
     assert "dev" not in world.client(world.admin_email, api_version).organization(world.org).list_repositories()
     with brood.app.state.sessionmaker() as db:
         assert {artefact.sha256 for artefact in db.query(Artefact).all()} & {own, also_own, shared} == {shared}
-    assert not brood.app.state.store.exists(own) and not brood.app.state.store.exists(also_own)
-    assert brood.app.state.store.exists(shared)
+    assert not blob_stored(brood, own) and not blob_stored(brood, also_own)
+    assert blob_stored(brood, shared)
     assert own != shared == hashlib.sha256(b"shared " + world.org.encode()).hexdigest()
 
 

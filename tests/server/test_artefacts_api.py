@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from artefact_kit import Repo, make_repo, sha256_of
+from artefact_kit import Repo, blob_stored, make_repo, sha256_of
 from server_world import World, build_world
 
 from hatcher.artefacts import builders
@@ -60,7 +60,7 @@ def test_egg_upload_index_metadata_download_delete(repo: Repo, tmp_path: Any) ->
     assert platform.egg_index("cp27") == {}
     assert _status(lambda: platform.egg_metadata("none", "mkl", "10.3-1")) == 404
     assert _status(lambda: platform.delete_egg("none", "mkl", "10.3-1")) == 404
-    assert not repo.brood.app.state.store.exists(sha256_of(egg))
+    assert not blob_stored(repo.brood, sha256_of(egg))
 
 
 def test_egg_index_merges_compatible_tags(repo: Repo, tmp_path: Any) -> None:
@@ -133,7 +133,7 @@ def test_upload_verify_and_overwrite(repo: Repo, tmp_path: Any) -> None:
 
     platform.upload_egg(other, overwrite=True)
     assert platform.egg_metadata("cp27", "numpy", "1.8.0-1")["sha256"] == sha256_of(other)
-    assert not repo.brood.app.state.store.exists(before["sha256"])
+    assert not blob_stored(repo.brood, before["sha256"])
 
 
 def test_index_etag_and_304(repo: Repo, tmp_path: Any) -> None:

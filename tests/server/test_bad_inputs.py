@@ -105,7 +105,9 @@ def test_hostile_names_in_paths(repo: Repo) -> None:
         url = repo.brood.url + repo.path(URLS_V1.metadata.artefacts.eggs, python_tag="cp27", name=name,
                                          version="1.0-1")
         response = requests.get(url, auth=repo.brood.admin_auth, timeout=30)
-        assert response.status_code in (400, 404) and response.json()["error"]
+        assert response.status_code in (400, 404), (name[:20], response.status_code, response.text[:300])
+        assert response.headers.get("Content-Type") == "application/json", (name[:20], response.text[:300])
+        assert response.json()["error"]
 
 
 def test_wrong_sha256(repo: Repo, egg: bytes) -> None:

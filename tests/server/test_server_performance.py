@@ -135,6 +135,7 @@ def test_etag_and_index_change_after_upload_reindex_and_delete(brood: EmbeddedBr
     assert sorted(after_delete.json()) == ["second-1.0.1-1.egg", "third-1.0.1-1.egg"]
 
 
+@pytest.mark.embedded
 def test_index_cache_serves_repeated_requests_from_one_build(brood: EmbeddedBrood, unique: Callable[[str], str],
                                                              tmp_path: Any, monkeypatch: Any) -> None:
     from hatcher.server import documents
@@ -208,6 +209,7 @@ def _whoami(brood: EmbeddedBrood, token: str) -> int:
                         headers={"Authorization": f"Bearer {token}"}).status_code
 
 
+@pytest.mark.embedded
 def test_session_token_cache_forgets_deleted_tokens(brood: EmbeddedBrood) -> None:
     token, digest = _session(brood)
     assert _whoami(brood, token) == 200
@@ -220,6 +222,7 @@ def test_session_token_cache_forgets_deleted_tokens(brood: EmbeddedBrood) -> Non
     assert _whoami(brood, token) == 401
 
 
+@pytest.mark.embedded
 def test_session_token_cache_entries_age_out(brood: EmbeddedBrood, monkeypatch: Any) -> None:
     token, digest = _session(brood)
     assert _whoami(brood, token) == 200
@@ -230,6 +233,7 @@ def test_session_token_cache_entries_age_out(brood: EmbeddedBrood, monkeypatch: 
     assert _whoami(brood, token) == 401
 
 
+@pytest.mark.embedded
 def test_cached_session_token_still_expires(brood: EmbeddedBrood, monkeypatch: Any) -> None:
     token, digest = _session(brood)
     assert _whoami(brood, token) == 200
@@ -239,6 +243,7 @@ def test_cached_session_token_still_expires(brood: EmbeddedBrood, monkeypatch: A
     assert security.SESSION_TOKENS.get(id(brood.app.state.engine), digest) is None
 
 
+@pytest.mark.embedded
 def test_purged_expired_session_tokens_leave_the_cache(brood: EmbeddedBrood) -> None:
     token, digest = _session(brood)
     assert _whoami(brood, token) == 200

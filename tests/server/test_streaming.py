@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from artefact_kit import Repo, data_files, make_repo, multipart, raw_upload
 
@@ -49,6 +50,7 @@ def _raw_request_head(brood: EmbeddedBrood, path: str, body: bytes, content_type
             f"Content-Length: {len(body)}\r\n\r\n").encode()
 
 
+@pytest.mark.embedded
 def test_interrupted_upload_leaves_nothing(brood: EmbeddedBrood, unique: Callable[[str], str],
                                            tmp_path: Any) -> None:
     repo = make_repo(brood, unique, 1)
@@ -72,6 +74,7 @@ def test_interrupted_upload_leaves_nothing(brood: EmbeddedBrood, unique: Callabl
     assert requests.get(url, auth=brood.admin_auth, timeout=30).status_code == 404
 
 
+@pytest.mark.embedded
 def test_interrupted_small_upload_leaves_nothing_and_the_server_goes_on(brood: EmbeddedBrood,
                                                                        unique: Callable[[str], str],
                                                                        tmp_path: Any) -> None:
@@ -94,6 +97,7 @@ def test_interrupted_small_upload_leaves_nothing_and_the_server_goes_on(brood: E
     assert answer.status_code == 201 and answer.json()["sha256"] == hashlib.sha256(egg).hexdigest()
 
 
+@pytest.mark.embedded
 def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood, unique: Callable[[str], str],
                                                             tmp_path: Any, monkeypatch: Any) -> None:
     from hatcher.server.routes import uploads
@@ -111,6 +115,7 @@ def test_an_unexpected_error_in_the_fast_lane_is_a_json_500(brood: EmbeddedBrood
     assert answer.json() == {"error": "Internal server error"}
 
 
+@pytest.mark.embedded
 def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_others_in_a_worker(
         brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any, monkeypatch: Any) -> None:
     import threading
@@ -140,6 +145,7 @@ def test_small_uploads_cheap_to_authenticate_are_stored_on_the_event_loop_the_ot
     assert threads[0] != loop and threads[1:] == [loop, loop]
 
 
+@pytest.mark.embedded
 def test_a_small_upload_waiting_for_the_blob_lock_does_not_hold_up_the_event_loop(
         brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Any, monkeypatch: Any) -> None:
     import threading
@@ -170,6 +176,7 @@ def test_a_small_upload_waiting_for_the_blob_lock_does_not_hold_up_the_event_loo
     assert threads != [brood._thread.name]  # it waited in a worker thread
 
 
+@pytest.mark.embedded
 def test_an_upload_cancelled_twice_still_discards_what_it_received(brood: EmbeddedBrood,
                                                                     unique: Callable[[str], str],
                                                                     monkeypatch: Any) -> None:
@@ -255,6 +262,7 @@ def test_what_is_cheap_to_authenticate() -> None:
         security._PASSWORDS = original
 
 
+@pytest.mark.embedded
 def test_refused_large_upload_still_gets_its_answer(brood: EmbeddedBrood, unique: Callable[[str], str]) -> None:
     repo = make_repo(brood, unique, 1)
     content = os.urandom(8 * 1024 * 1024)

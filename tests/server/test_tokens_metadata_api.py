@@ -103,6 +103,7 @@ def test_a_session_token_renews_itself_and_wrong_credentials_are_401(world: Worl
 
 # -- server metadata ------------------------------------------------------------------------------
 
+@pytest.mark.embedded
 def test_platforms_and_python_tags_come_from_the_settings(world: World, brood, api_version):
     # Given any authenticated user
     client = world.client(world.plain_email, api_version)

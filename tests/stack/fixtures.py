@@ -1,4 +1,4 @@
-"""Session fixtures of the scale-out stack: ``postgres``, ``seaweed``, ``replica_set`` and ``nginx_lb``.
+"""Session fixtures of the scale-out stack: ``postgres``, ``seaweed``, ``replica_set``, ``nginx_lb``, ``stack_brood``.
 
 A test directory uses them by importing them into its ``conftest.py``
 (``from stack.fixtures import nginx_lb, postgres, replica_set, seaweed  # noqa: F401``). A service
@@ -56,6 +56,7 @@ from typing import Iterator
 import pytest
 from service_guard import require_service
 
+from .brood import StackBrood
 from .nginx import Nginx, nginx_binary
 from .postgres import PostgresCluster
 from .processes import ServiceUnavailable, StartError
@@ -109,10 +110,13 @@ def replica_set(postgres: PostgresCluster, seaweed: SeaweedS3,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaSet]:
     """Three hatcher servers on one database (``replica_set``) and one bucket (prefix ``replica-set``).
 
+    They remove a blob as soon as nothing refers to it (``--gc-grace 0``), as a single server on
+    a file store does, so that the server suite's checks of blob removal hold against them.
+
     A test that kills or stops one of them restarts it before it ends.
     """
     replicas = ReplicaSet(3, tmp_path_factory.mktemp("replicas"), database_url=postgres.create_database(
-        "replica_set"), s3=seaweed, prefix="replica-set")
+        "replica_set"), s3=seaweed, prefix="replica-set", extra_args=["--gc-grace", "0"])
     try:
         replicas.start()
     except StartError as error:
@@ -138,5 +142,36 @@ def nginx_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         require_service(f"nginx could not be started: {error}")
     try:
         yield balancer
+    finally:
+        balancer.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_brood(replica_set: ReplicaSet, seaweed: SeaweedS3,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackBrood]:
+    """nginx round robin over all the servers of ``replica_set``, used like an ``EmbeddedBrood``.
+
+    The ``brood`` of the server suite and the ``brood_server`` of the conformance suite when
+    ``HATCHER_TEST_STACK=replicas`` (``tox -e scale``).
+    """
+    try:
+        nginx_binary()
+    except ServiceUnavailable as error:
+        require_service(str(error))
+    balancer = Nginx(replica_set.upstreams, tmp_path_factory.mktemp("nginx-all"))
+    try:
+        balancer.start()
+    except StartError as error:
+        require_service(f"nginx could not be started: {error}")
+    try:
+        server = StackBrood(replica_set, balancer, seaweed)
+        try:
+            yield server
+        finally:
+            server.close()
+        served = balancer.served_by()
+        idle = [upstream for upstream in replica_set.upstreams if not served.get(upstream)]
+        if idle and sum(served.values()) >= 10 * len(replica_set):
+            pytest.fail(f"the load balancer sent no request to {idle} (served: {served})", pytrace=False)
     finally:
         balancer.stop()

@@ -55,6 +55,10 @@ http {{
         proxy_request_buffering off;
         proxy_buffering off;
 
+        # Request lines up to 32 KiB (the default is 8 KiB): the servers, not nginx, answer an
+        # over-long artefact name, with their JSON error.
+        large_client_header_buffers 4 32k;
+
         # A large upload or download may take long; these limit the time between two reads
         # or writes, not the whole transfer.
         client_body_timeout 300s;
@@ -76,6 +80,20 @@ http {{
             # does so only for idempotent requests (not POST, PATCH or LOCK), and only if
             # nothing was sent to the client yet and the request body was not sent upstream.
             proxy_next_upstream error timeout;
+        }}
+
+        # Errors nginx answers itself are JSON too, as the servers' are: a request it cannot
+        # parse, and no server reachable (a 503, which clients retry, rather than a 502).
+        error_page 400 /.bad-request;
+        error_page 502 504 =503 @unavailable;
+        location = /.bad-request {{
+            internal;
+            default_type application/json;
+            return 400 '{{"error": "Bad request: the load balancer could not read it"}}\n';
+        }}
+        location @unavailable {{
+            default_type application/json;
+            return 503 '{{"error": "No Brood server is reachable; try again shortly"}}\n';
         }}
     }}
 }}
@@ -208,6 +226,21 @@ class Nginx:
         took = stop_process(self.process, signal.SIGQUIT, timeout, then=[signal.SIGTERM])
         self.process = None
         return took
+
+    def served_by(self) -> dict[str, int]:
+        """How many requests each server answered so far (``HOST:PORT`` -> count), from the access log."""
+        counts: dict[str, int] = {}
+        try:
+            lines = (self.directory / "access.log").read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return counts
+        for line in lines:
+            for field in line.split():
+                if field.startswith("upstream=") and field != "upstream=-":
+                    # "a, b" when a retry went to a second server: counted for the first one tried
+                    server = field[len("upstream="):].rstrip(",")
+                    counts[server] = counts.get(server, 0) + 1
+        return counts
 
     def __enter__(self) -> Nginx:
         self.start()

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from .seaweed import SeaweedS3
 
 ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "replica-admin-password"
+#: The superuser of the replicas: the same as the conformance suite's (tests/conformance/harness.py), which
+#: runs against them in ``tox -e scale``.
+ADMIN_PASSWORD = "password"
 
 #: Extra server arguments: the same for every replica, or made per replica from its index and directory.
 ExtraArgs = Union[Sequence[str], Callable[[int, Path], Sequence[str]]]
