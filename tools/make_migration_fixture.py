@@ -5,7 +5,8 @@ schema migrations existed::
 
     git worktree add /tmp/hatcher-old cf000f9
     PYTHONPATH=/tmp/hatcher-old python tools/make_migration_fixture.py tests/server/fixtures \\
-        --postgresql-url postgresql+psycopg://hatcher@127.0.0.1:PORT/postgres --pg-dump /usr/lib/postgresql/15/bin/pg_dump
+        --postgresql-url postgresql+psycopg://hatcher@127.0.0.1:PORT/postgres \\
+        --pg-dump /usr/lib/postgresql/15/bin/pg_dump
 
 It fills a server with organizations, repositories, teams, users with passwords, an API
 token and artefacts of every kind (one blob shared by two repositories, one egg disabled),

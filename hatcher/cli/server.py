@@ -261,15 +261,19 @@ def gc_command(data_dir: Optional[str], database_url: Optional[str], blob_store:
 
     One pass, as a running server makes every --gc-interval seconds: it removes each blob
     unreferenced for longer than the grace period, then the objects (and temporary files)
-    older than it that nothing refers to, and prints what it removed. When another replica
-    is collecting at the same time, it does nothing.
+    that nothing refers to, and prints what it removed. When another replica is collecting
+    at the same time, it does nothing.
+
+    Objects without a blob and temporary files go once they are an hour old (an upload in
+    flight has them too), or older than --grace when it is given: give a short --grace
+    only when no upload is running.
     """
     settings = _existing_database(data_dir, database_url, store=True, blob_store=blob_store,
                                   s3_endpoint_url=s3_endpoint_url, gc_grace=grace)
     with _database_errors(settings):
         services = import_server("services").open_services(settings, upgrade_db=False)
         try:
-            report = import_server("gc").collect_garbage(services)
+            report = import_server("gc").collect_garbage(services, leftover_age=grace)
         finally:
             services.close()
     if report.skipped:

@@ -59,6 +59,15 @@ def install_error_handlers(app: FastAPI) -> None:
         details = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
         return error_response(400, f"Invalid request: {details}")
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # Its own handler, not only the catch-all below: Starlette re-raises what reaches the catch-all
+    # once answered, and the server would log a traceback for every request while the database is
+    # down. Here a 503 is answered with one warning line.
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         mapped = as_api_error(exc)

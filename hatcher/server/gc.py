@@ -6,9 +6,11 @@ One pass (:func:`collect_garbage`, ``hatcher server gc``; a server also runs it 
 1. marks the blobs no artefact refers to (``unreferenced_since``), in case a change did not;
 2. removes each blob unreferenced for longer than the grace period: under the digest's lock
    it checks again that nothing refers to it, deletes the row, commits, then deletes the object;
-3. sweeps the objects that have no row and are older than the grace period (what an upload
-   left when its process died, or a row's deletion whose object deletion failed), and the
-   temporary files of interrupted uploads.
+3. sweeps the objects that have no row, and the temporary files of interrupted uploads, older
+   than the grace period and than :data:`LEFTOVER_MIN_AGE` (what an upload left when its process
+   died, or a row's deletion whose object deletion failed). An upload in flight has such an
+   object or file too, so a periodic pass never removes one younger than an hour, even with a
+   grace period of 0; ``hatcher server gc --grace N`` uses N for them as well.
 
 The grace period must exceed the lifetime of signed download URLs (a client may still be
 fetching an object whose artefact was just deleted) and the longest upload (an upload's
@@ -26,6 +28,9 @@ from sqlalchemy.orm import Session
 
 from hatcher.server.db import Artefact, Blob, utcnow
 from hatcher.server.services import Services
+
+#: The least age (seconds) of an object without a row, or of a temporary file, that a periodic pass removes.
+LEFTOVER_MIN_AGE = 3600
 
 #: Digests or keys per query (well under every database's limit on bound parameters).
 BATCH = 500
@@ -107,9 +112,14 @@ def _sweep(services: Services, older_than: float) -> list[str]:
     return removed
 
 
-def collect_garbage(services: Services, grace: Optional[int] = None) -> GcReport:
-    """One pass of garbage collection (see the module), unless another replica is running one."""
+def collect_garbage(services: Services, grace: Optional[int] = None, leftover_age: Optional[int] = None) -> GcReport:
+    """One pass of garbage collection (see the module), unless another replica is running one.
+
+    ``grace``: for unreferenced blobs (default: the server's); ``leftover_age``: for objects
+    without a row and temporary files (default: the larger of ``grace`` and :data:`LEFTOVER_MIN_AGE`).
+    """
     grace = services.grace if grace is None else grace
+    leftover_age = max(grace, LEFTOVER_MIN_AGE) if leftover_age is None else leftover_age
     with services.coordinator.collecting() as acquired:
         if not acquired:
             return GcReport(skipped=True)
@@ -119,7 +129,7 @@ def collect_garbage(services: Services, grace: Optional[int] = None) -> GcReport
             db.commit()
             candidates = list(db.scalars(select(Blob.sha256).where(Blob.unreferenced_since.is_not(None))))
         blobs = collect_blobs(services, candidates, grace)
-        older_than = time.time() - grace
+        older_than = time.time() - leftover_age
         orphans = _sweep(services, older_than)
         temporary = services.store.sweep_temporary(older_than)
     return GcReport(tuple(blobs), tuple(orphans), temporary)

@@ -163,16 +163,18 @@ def test_nginx_alternates_between_the_backends_and_passes_the_client_headers(ech
     assert not balancer.running
 
 
-@pytest.mark.parametrize(("method", "status"), [("GET", 200), ("POST", 502)])
+@pytest.mark.parametrize(("method", "status"), [("GET", 200), ("POST", 503)])
 def test_nginx_retries_only_idempotent_requests_on_another_backend(echo_backends, tmp_path: Path, method, status):
     # Given a fresh nginx: the first request goes to a, the second to b, which drops /drop requests
     with Nginx(echo_backends, tmp_path / "nginx") as balancer:
         assert request(balancer.url, method, "/drop")[1]["name"] == "a"
-        # When b drops one, then a GET is answered by a, a POST is not retried: 502
+        # When b drops one, then a GET is answered by a, a POST is not retried: nginx's JSON 503
         answer_status, answer = request(balancer.url, method, "/drop")
     assert answer_status == status
     if status == 200:
         assert answer["name"] == "a"
+    else:
+        assert "No Brood server is reachable" in answer["error"]
     log = (tmp_path / "nginx" / "access.log").read_text()
     assert f"upstream={echo_backends[1]}, {echo_backends[0]}" in log if method == "GET" else \
         f"upstream={echo_backends[1]} upstream_status=502" in log

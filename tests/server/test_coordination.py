@@ -128,7 +128,8 @@ def test_a_blob_commit_waits_for_the_lock_on_its_digest(database: str) -> None:
         engine.dispose()
 
 
-def test_a_database_that_goes_away_is_a_503_and_service_comes_back_by_itself(postgres: Any, tmp_path: Any) -> None:
+def test_a_database_that_goes_away_is_a_503_and_service_comes_back_by_itself(postgres: Any, tmp_path: Any,
+                                                                             caplog: Any) -> None:
     # Given a server on PostgreSQL, in use
     database = postgres.create_database(f"outage_{time.monotonic_ns()}")
     with EmbeddedBrood(str(tmp_path / "data"), database_url=database) as brood:
@@ -143,6 +144,9 @@ def test_a_database_that_goes_away_is_a_503_and_service_comes_back_by_itself(pos
             assert time.monotonic() - started < 15
             assert answer.status_code == 503, answer.text
             assert "database is unavailable" in answer.json()["error"]
+            # And the server logs one warning line for it, not a traceback
+            assert not [record for record in caplog.records if record.exc_info], [
+                record.getMessage() for record in caplog.records if record.exc_info]
         finally:
             postgres.start()
         # And within 10 s of PostgreSQL's return the service is back, by itself

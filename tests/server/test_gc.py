@@ -156,3 +156,23 @@ def test_deleting_a_repository_while_its_content_is_uploaded_elsewhere_keeps_the
         kept.platform().download_egg("cp27", "dummy", "1.0.1-1", str(out))
         assert sha256_of(str(out / "dummy-1.0.1-1.egg")) == digest
         kept.platform().delete_egg("cp27", "dummy", "1.0.1-1")
+
+
+def test_with_no_grace_a_periodic_pass_still_leaves_what_an_upload_in_flight_may_have(
+        graceful: EmbeddedBrood) -> None:
+    # Given an object no row names, 30 minutes old (an upload may be about to commit it), and a received file
+    store = graceful.app.state.store
+    orphan = "cd" + "2" * 62
+    os.makedirs(os.path.dirname(store.path(orphan)), exist_ok=True)
+    Path(store.path(orphan)).write_bytes(b"orphan")
+    partial = Path(store.tmp_dir) / "upload-in-flight.partial"
+    partial.write_bytes(b"partial")
+    half_an_hour_ago = time.time() - 1800
+    os.utime(store.path(orphan), (half_an_hour_ago, half_an_hour_ago))
+    os.utime(partial, (half_an_hour_ago, half_an_hour_ago))
+    # When a pass runs with a grace period of 0 / Then both stay: leftovers go after an hour at the least
+    report = collect_garbage(graceful.app.state.services, grace=0)
+    assert f"cd/{orphan}" not in report.orphans and os.path.exists(store.path(orphan)) and partial.exists()
+    # When the admin asks for leftovers of any age (hatcher server gc --grace 0) / Then they go
+    report = collect_garbage(graceful.app.state.services, grace=0, leftover_age=0)
+    assert f"cd/{orphan}" in report.orphans and not os.path.exists(store.path(orphan)) and not partial.exists()

@@ -72,7 +72,7 @@ http {{
             # HTTP/1.1 without "Connection: close", so that upstream connections are kept alive.
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            # What the client asked for: the servers build absolute URLs from these.
+            # What the client asked for, and from where (the servers' logs show the client's address).
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;

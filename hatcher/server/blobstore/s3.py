@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
+import hmac
 import json
 import os
 import re
 import uuid
 from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 import obstore
 from obstore.store import S3Store
@@ -51,8 +54,69 @@ def _one_line(exc: BaseException) -> str:
     return text[:300] or type(exc).__name__
 
 
+_S3_ERROR_RE = re.compile(r"<Code>([^<]*)</Code>(?:\s*<Message>([^<]*)</Message>)?")
+_STATUS_RE = re.compile(r"status code: (\d{3})")
+_OS_MESSAGE_RE = re.compile(r'message: "([^"]+)"')
+
+
+def _problem(exc: BaseException) -> str:
+    """What went wrong with a request to the store, in a few words: the S3 error code and message
+    (``403 SignatureDoesNotMatch: ...``, ``404 NoSuchBucket: ...``), or why the endpoint could not
+    be reached (``cannot connect: Connection refused``); else the error's first 300 characters."""
+    text = str(exc)
+    error = _S3_ERROR_RE.search(text)
+    if error is not None:
+        status = _STATUS_RE.search(text)
+        code, message = error.group(1), " ".join((error.group(2) or "").split())
+        return f"{status.group(1) + ' ' if status else ''}{code}{': ' + message if message else ''}"
+    if "kind: Connect" in text:
+        reason = _OS_MESSAGE_RE.search(text)
+        return f"cannot connect: {reason.group(1) if reason else 'error sending request'}"
+    if "kind: Timeout" in text:
+        return "no answer in time"
+    return _one_line(exc)
+
+
+def _quote(value: str, safe: str = "-_.~") -> str:
+    """Percent-encoding as AWS Signature Version 4 wants it (RFC 3986 unreserved characters kept)."""
+    return quote(value, safe=safe)
+
+
+def _presigned_get(url: str, access_key: str, secret_key: str, session_token: str, region: str, lifetime: int,
+                   parameters: Mapping[str, str]) -> str:
+    """``url`` (an object's URL, as obstore signs it) presigned for GET with AWS Signature Version 4 and
+    these extra query ``parameters`` covered by the signature (``response-content-disposition``...).
+
+    obstore's ``sign`` takes no query parameters, and a parameter added to its URL breaks the signature.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None and (parts.scheme, parts.port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{parts.port}"
+    path = _quote(unquote(parts.path), safe="/-_.~")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{region}/s3/aws4_request"
+    query = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{access_key}/{scope}",
+             "X-Amz-Date": stamp, "X-Amz-Expires": str(lifetime), "X-Amz-SignedHeaders": "host", **parameters}
+    if session_token:
+        query["X-Amz-Security-Token"] = session_token
+    canonical_query = "&".join(f"{_quote(name)}={_quote(value)}" for name, value in sorted(query.items()))
+    request = "\n".join(["GET", path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"{parts.scheme}://{parts.netloc}{path}?{canonical_query}&X-Amz-Signature={signature}"
+
+
 def _errors(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Turn the store's errors (except a missing object: FileNotFoundError) into BlobStoreError."""
+    """Turn the store's errors (except a missing object: FileNotFoundError) into BlobStoreError.
+
+    obstore's writers (``open_writer``) raise a plain ``OSError`` when a part or the completion
+    of a multipart upload fails: that is the store's error too.
+    """
     def decorate(function: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -60,7 +124,7 @@ def _errors(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 return function(*args, **kwargs)
             except (FileNotFoundError, BlobStoreError):
                 raise
-            except obstore.exceptions.BaseError as exc:
+            except (obstore.exceptions.BaseError, OSError) as exc:
                 raise BlobStoreError(f"The blob store is unavailable ({what}): {_one_line(exc)}") from exc
         return wrapper
     return decorate
@@ -238,6 +302,9 @@ class S3BlobStore(BlobStore):
         for name, variable in (("access_key_id", "AWS_ACCESS_KEY_ID"), ("secret_access_key", "AWS_SECRET_ACCESS_KEY")):
             if env.get(variable):
                 config[name] = env[variable]
+        #: Static credentials and region, to presign URLs with extra parameters (None: obstore's URLs only).
+        self._signing = ((config["access_key_id"], config["secret_access_key"], config["session_token"],
+                          config["region"]) if "access_key_id" in config and "secret_access_key" in config else None)
         client_options: dict[str, Any] = dict(CLIENT_OPTIONS)
         if self.endpoint_url:
             config["endpoint"] = self.endpoint_url
@@ -279,17 +346,28 @@ class S3BlobStore(BlobStore):
     def response(self, key: str, size: int, headers: Mapping[str, str], request_headers: Mapping[str, str]) -> Any:
         """A redirect to a signed URL (with ``presigned_downloads``), or the object streamed through."""
         if self.presigned_downloads:
-            # The signed URL's answer has no file name: the redirect carries it (and the ETag).
-            return RedirectResponse(self.sign(key, self.presigned_downloads), status_code=302, headers=dict(headers))
+            # The redirect carries the file name (and the ETag), and so does the signed URL's answer: the
+            # reference client (hatcher 0.17.0) takes the name from the final answer's Content-Disposition.
+            disposition = next((value for name, value in headers.items() if name.lower() == "content-disposition"),
+                               None)
+            return RedirectResponse(self.sign(key, self.presigned_downloads, disposition), status_code=302,
+                                    headers=dict(headers))
         try:
             span = _parse_range(request_headers.get("range"), size)
         except ValueError:
             return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
         return _ObjectResponse(self, key, size, headers, span)
 
-    def sign(self, key: str, lifetime: int) -> str:
-        """A URL that GETs the object without credentials for ``lifetime`` seconds."""
-        return self.call("signing a URL", obstore.sign, "GET", key, datetime.timedelta(seconds=lifetime))
+    def sign(self, key: str, lifetime: int, disposition: Optional[str] = None) -> str:
+        """A URL that GETs the object without credentials for ``lifetime`` seconds.
+
+        With ``disposition`` (and static credentials: the ``AWS_*`` variables), the store is asked to
+        answer with that ``Content-Disposition`` (the signed ``response-content-disposition`` parameter).
+        """
+        url = self.call("signing a URL", obstore.sign, "GET", key, datetime.timedelta(seconds=lifetime))
+        if disposition is None or self._signing is None:
+            return url
+        return _presigned_get(url, *self._signing, lifetime, {"response-content-disposition": disposition})
 
     def delete(self, key: str) -> None:
         """Delete an object (a missing one is not an error)."""
@@ -312,6 +390,6 @@ class S3BlobStore(BlobStore):
         except (obstore.exceptions.BaseError, FileNotFoundError) as exc:
             raise BlobStoreError(f"Cannot use the blob store {self.url}"
                                  f"{' at ' + self.endpoint_url if self.endpoint_url else ''}: "
-                                 f"{_one_line(exc)}") from None
+                                 f"{_problem(exc)}") from None
         if not ok:
             raise BlobStoreError(f"Cannot use the blob store {self.url}: a probe object read back differently")
