@@ -6,11 +6,13 @@ Prints the median of ``--repeat`` runs of:
 * download MB/s of that egg with curl;
 * p50 ms of a 20,000-egg index fetched repeatedly by one keep-alive client, with and
   without gzip, plus the time of the first (uncached) build;
-* p50 ms of small requests: an egg metadata GET (session token) and a small egg upload.
+* p50 ms of small requests: an egg metadata GET (session token) and a small egg upload;
+* p50 ms of a Basic request refused for an unknown user and for a known user with a wrong
+  password (the two must not tell apart who has an account: within 25 % of each other).
 
 Usage::
 
-    python benchmarks/server_micro.py [--work-dir DIR] [--size-mib 1024] [--count 20000]
+    python benchmarks/server_micro.py [--work-dir DIR] [--size-mib 1024] [--count 20000] [--auth-only]
 
 The server runs in a separate process (``python -m hatcher.server run``), as in production.
 The big egg is built once into the work directory and reused by later runs.
@@ -152,6 +154,28 @@ def bench_small(server: Server, work_dir: str, n: int) -> dict[str, float]:
     return {"metadata_get_p50_ms": _p50(get) * 1e3, "small_upload_p50_ms": _p50(post) * 1e3}
 
 
+def bench_enumeration(server: Server, n: int) -> dict[str, float]:
+    """p50 ms of refused Basic requests: an unknown user, and a known user with a wrong password (alternating)."""
+    url = f"{server.url}/api/v1/json/metadata/user/repositories"
+    unknown, wrong = [], []
+    with requests.Session() as session:
+        for i in range(n):
+            for email, samples in ((f"nobody{i}@example.com", unknown), (ADMIN[0], wrong)):
+                start = time.perf_counter()
+                status = session.get(url, auth=(email, f"wrong-{i}")).status_code
+                samples.append(time.perf_counter() - start)
+                assert status == 401, status
+    return {"unknown_p50_ms": _p50(unknown) * 1e3, "wrong_p50_ms": _p50(wrong) * 1e3}
+
+
+def _print_enumeration(auth: dict[str, float]) -> None:
+    ratio = auth["unknown_p50_ms"] / auth["wrong_p50_ms"]
+    verdict = "MET" if 0.75 <= ratio <= 1.25 else "NOT MET"
+    print(f"refused Basic p50, unknown user:  {auth['unknown_p50_ms']:8.2f} ms")
+    print(f"refused Basic p50, wrong password:{auth['wrong_p50_ms']:8.2f} ms")
+    print(f"unknown / wrong: {ratio:.2f} (target 0.75 to 1.25: {verdict})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "hatcher-server-micro"))
@@ -160,8 +184,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--index-requests", type=int, default=30)
     parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--auth-requests", type=int, default=40, help="Refused Basic requests of each kind.")
+    parser.add_argument("--auth-only", action="store_true", help="Only the refused-Basic timing (no big egg).")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
+    if args.auth_only:
+        data_dir = tempfile.mkdtemp(prefix="data-", dir=args.work_dir)
+        try:
+            server = Server(data_dir)
+            try:
+                auth = bench_enumeration(server, args.auth_requests)
+            finally:
+                server.stop()
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        _print_enumeration(auth)
+        return
     egg = _big_egg(args.work_dir, args.size_mib)
     data_dir = tempfile.mkdtemp(prefix="data-", dir=args.work_dir)
     try:
@@ -175,6 +213,7 @@ def main() -> None:
             index = bench_index(server, args.index_requests)
             ingest, download = bench_big(server, egg, args.work_dir, args.repeat)
             small = bench_small(server, args.work_dir, args.small)
+            auth = bench_enumeration(server, args.auth_requests)
         finally:
             server.stop()
     finally:
@@ -186,6 +225,7 @@ def main() -> None:
     print(f"index p50, identity:              {index['plain_p50_ms']:8.1f} ms")
     print(f"small: metadata GET p50:          {small['metadata_get_p50_ms']:8.2f} ms")
     print(f"small: egg upload POST p50:       {small['small_upload_p50_ms']:8.2f} ms")
+    _print_enumeration(auth)
 
 
 if __name__ == "__main__":

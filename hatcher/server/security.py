@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import hashlib
 import hmac
 import secrets
@@ -52,6 +53,21 @@ def verify_password(password: str, stored: Optional[str]) -> bool:
     except (ValueError, binascii.Error):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash of a random password, made once: what an unknown user's password is checked against."""
+    return hash_password(secrets.token_hex(16))
+
+
+def spend_a_password_check(password: str) -> None:
+    """Check ``password`` against a hash no one knows, at the cost of a real check.
+
+    For an unknown user, or one without a password, so that the answer takes as long as for a
+    known user with a wrong password: response times tell nothing of who has an account.
+    """
+    verify_password(password, _dummy_hash())
 
 
 def new_secret() -> str:
@@ -243,7 +259,10 @@ def authenticate(db: Session, authorization: Optional[str]) -> Principal:
     if scheme == "basic":
         email, password = _basic_credentials(value)
         user = db.scalar(select(User).where(User.email == email))
-        if user is None or not _PASSWORDS.check(email, password, user.password_hash):
+        if user is None or not user.password_hash:
+            spend_a_password_check(password)
+            raise ApiError(401, "Invalid user name or password")
+        if not _PASSWORDS.check(email, password, user.password_hash):
             raise ApiError(401, "Invalid user name or password")
         return _principal(user, "basic")
     if scheme == "bearer" and value:
