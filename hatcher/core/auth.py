@@ -80,8 +80,9 @@ class BroodClientAuth(_BearerAuth):
         other request (``http`` when no scheme is given).
     credentials : str or tuple of (str, str)
         An API token, or a ``(username, password)`` pair.
-    verify_ssl : bool, optional
-        Verify TLS certificates of the token request (``None`` means ``True``).
+    verify_ssl : bool or str, optional
+        Verify TLS certificates of the token request (``None`` means ``True``), or verify
+        them against the CA bundle at this path.
     """
 
     #: Seconds after which a session token is renewed before the next request.
@@ -89,7 +90,7 @@ class BroodClientAuth(_BearerAuth):
     #: Seconds the token request may take before it fails.
     TIMEOUT = 60
 
-    def __init__(self, brood_url: str, credentials: Credentials, verify_ssl: bool | None = None) -> None:
+    def __init__(self, brood_url: str, credentials: Credentials, verify_ssl: bool | str | None = None) -> None:
         scheme, host = split_base_url(brood_url.rstrip("/"))
         self.brood_url = f"{scheme}://{host}"
         self.credentials = _text_credentials(credentials)

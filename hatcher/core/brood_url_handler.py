@@ -38,6 +38,23 @@ WHOLE_BODY_MAX_SIZE = 256 * 1024
 UPLOAD_CONNECT_RETRIES = 2
 
 _FILENAME_RE = re.compile(r'filename="(\S+)"')
+
+
+class VerifyingSession(requests.Session):
+    """A session whose ``verify`` wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
+
+    requests lets those variables replace a session's ``verify`` (False, or a CA bundle path)
+    on every request (psf/requests#3829): ``verify_ssl=False`` (``--insecure``) would still
+    verify wherever they are set. Here only a session that verifies as usual (True) takes
+    the variables' bundle; a ``verify`` given to one request still wins over both.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
 _GZIP_MAGIC = b"\x1f\x8b"
 
 #: A progress callback: called with the number of bytes just transferred.
@@ -210,12 +227,13 @@ class BroodURLHandler:
         self.timeout = timeout
 
     @classmethod
-    def from_auth(cls, url: str, auth: Any = None, verify_ssl: bool = True) -> BroodURLHandler:
-        """A handler with a new session: ``auth`` attached, TLS verification as given,
-        the hatcher User-Agent, and safe automatic retries of idempotent requests."""
+    def from_auth(cls, url: str, auth: Any = None, verify_ssl: bool | str = True) -> BroodURLHandler:
+        """A handler with a new session: ``auth`` attached, TLS verification as given (True,
+        False or a CA bundle path: see :class:`VerifyingSession`), the hatcher User-Agent, and
+        safe automatic retries of idempotent requests."""
         from hatcher.core.utils import hatcher_user_agent
 
-        session = requests.Session()
+        session = VerifyingSession()
         session.verify = verify_ssl
         session.auth = auth
         session.headers["User-Agent"] = hatcher_user_agent()

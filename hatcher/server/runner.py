@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 import tempfile
@@ -16,6 +17,7 @@ import uvicorn
 from hatcher.server.accounts import ensure_superuser
 from hatcher.server.app import create_app
 from hatcher.server.settings import ServerSettings
+from hatcher.server.transport import check_tls, uvicorn_options
 
 logger = logging.getLogger("hatcher.server")
 
@@ -84,19 +86,34 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def _config(app: Any, settings: ServerSettings, certfile: Optional[str], keyfile: Optional[str],
+            protocol: Optional[str] = None, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration: the fastest protocols, bounded (see :mod:`hatcher.server.transport`), and TLS."""
+    fast = fast_protocols()
+    transport = uvicorn_options(settings, protocol or fast["http"], certfile, keyfile)
+    # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For of
+    # any loopback peer; the server decides whom to believe (``--trusted-proxy``, hatcher.server.deps).
+    return uvicorn.Config(app, loop=fast["loop"], proxy_headers=False, **transport, **options)
+
+
 def run_server(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000,
-               admin: Optional[tuple[str, str]] = None, log_level: str = "info") -> None:
+               admin: Optional[tuple[str, str]] = None, log_level: str = "info",
+               certfile: Optional[str] = None, keyfile: Optional[str] = None) -> None:
     """Serve in the foreground until SIGINT or SIGTERM, then return; one access-log line per request.
 
-    The port is bound first, so a port in use fails (``OSError``) before anything is written.
+    With ``certfile`` and ``keyfile`` (PEM; both or neither) it serves HTTPS. These are checked,
+    then the port is bound, before anything is written: a bad certificate fails with
+    :class:`~hatcher.server.transport.TLSConfigError`, a port in use with ``OSError``.
     """
+    check_tls(certfile, keyfile)
     sock = _bind(host, port)
     try:
         app = _prepare(settings, admin)
-        config = uvicorn.Config(app, log_level=log_level, access_log=True, timeout_graceful_shutdown=5,
-                                **fast_protocols())
+        config = _config(app, settings, certfile, keyfile, log_level=log_level, access_log=True,
+                         timeout_graceful_shutdown=5)
         where = settings.data_dir or f"{_safe_url(settings.sqlalchemy_url)} and {settings.blob_store_url}"
-        logger.info("Brood serving %s on http://%s:%d", where, host, sock.getsockname()[1])
+        scheme = "https" if certfile else "http"
+        logger.info("Brood serving %s on %s://%s:%d", where, scheme, host, sock.getsockname()[1])
         try:
             _Server(config).run(sockets=[sock])
         finally:
@@ -123,13 +140,20 @@ class EmbeddedBrood:
         A SQLAlchemy URL instead of the SQLite file in ``data_dir``.
     admin : tuple of (str, str), optional
         The superuser's e-mail and password.
+    certfile, keyfile : str, optional
+        PEM files of a certificate and its private key: serve HTTPS (then :attr:`url` is
+        ``https://...``).
+    protocol : str, optional
+        uvicorn's HTTP protocol, ``"httptools"`` or ``"h11"`` (default: httptools when importable).
     **settings
-        Other :class:`~hatcher.server.settings.ServerSettings` (``blob_store``, ``gc_grace``...).
+        Other :class:`~hatcher.server.settings.ServerSettings` (``blob_store``, ``gc_grace``,
+        ``request_timeout``...).
     """
 
     def __init__(self, data_dir: Optional[str] = None, host: str = "127.0.0.1", port: int = 0,
                  database_url: Optional[str] = None, admin: tuple[str, str] = DEFAULT_ADMIN,
-                 access_log: bool = False, **settings: Any) -> None:
+                 access_log: bool = False, certfile: Optional[str] = None, keyfile: Optional[str] = None,
+                 protocol: Optional[str] = None, **settings: Any) -> None:
         self._tmp: Optional[tempfile.TemporaryDirectory[str]] = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="brood-")
@@ -139,6 +163,9 @@ class EmbeddedBrood:
         self.port = port
         self.admin_auth = admin
         self._access_log = access_log
+        self.certfile = None if certfile is None else os.fspath(certfile)
+        self.keyfile = None if keyfile is None else os.fspath(keyfile)
+        self._protocol = protocol
         self._server: Optional[uvicorn.Server] = None
         self._thread: Optional[threading.Thread] = None
         self._sock: Optional[socket.socket] = None
@@ -146,9 +173,9 @@ class EmbeddedBrood:
 
     @property
     def url(self) -> str:
-        """The server's base URL, e.g. ``http://127.0.0.1:43211``."""
+        """The server's base URL, e.g. ``http://127.0.0.1:43211`` (``https://`` with a certificate)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.certfile else 'http'}://{host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> EmbeddedBrood:
         """Start serving and wait until the server accepts requests.
@@ -156,11 +183,12 @@ class EmbeddedBrood:
         When it cannot start, what it had started is stopped (as by :meth:`stop`) before the error.
         """
         try:
+            check_tls(self.certfile, self.keyfile)
             self.app = _prepare(self.settings, self.admin_auth)
             self._sock = _bind(self.host, self.port)
             self.port = self._sock.getsockname()[1]
-            config = uvicorn.Config(self.app, log_level="warning", access_log=self._access_log,
-                                    timeout_graceful_shutdown=2, **fast_protocols())
+            config = _config(self.app, self.settings, self.certfile, self.keyfile, self._protocol,
+                             log_level="warning", access_log=self._access_log, timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                             name=f"brood-{self.port}", daemon=True)
@@ -190,11 +218,16 @@ class EmbeddedBrood:
             self._tmp.cleanup()
             self._tmp = None
 
-    def client(self, api_version: int = 1, auth: Any = None) -> Any:
-        """A :class:`~hatcher.api.BroodClient` for this server (the superuser's by default)."""
+    def client(self, api_version: int = 1, auth: Any = None, verify_ssl: Any = True) -> Any:
+        """A :class:`~hatcher.api.BroodClient` for this server (the superuser's by default).
+
+        ``verify_ssl`` is passed on: over HTTPS, False or the path of the CA bundle that
+        signed the certificate, unless a trusted authority did.
+        """
         from hatcher.api import BroodClient
 
-        return BroodClient.from_url(self.url, auth=auth or self.admin_auth, api_version=api_version)
+        return BroodClient.from_url(self.url, auth=auth or self.admin_auth, api_version=api_version,
+                                    verify_ssl=verify_ssl)
 
     def __enter__(self) -> EmbeddedBrood:
         return self.start()

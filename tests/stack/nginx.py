@@ -42,8 +42,10 @@ events {{
 http {{
 {http}    upstream hatcher {{
         # Round robin, nginx's default: each request goes to the next server.
-{servers}        # Idle connections kept open to the servers, per worker process.
+{servers}        # Idle connections kept open to the servers, per worker process, for less time than the
+        # servers keep them (5 s): nginx must never send a request on a connection being closed.
         keepalive 16;
+        keepalive_timeout 4s;
     }}
 
     server {{
