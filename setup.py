@@ -16,7 +16,8 @@ def read(*parts):
 VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"), re.M).group(1)
 
 TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycopg[binary]>=3.2",
-                 "requests-toolbelt>=1.0", "okonomiyaki[all]==3.0.0"]
+                 "requests-toolbelt>=1.0", "okonomiyaki[all]==3.0.0", "cryptography>=41",
+                 "openapi-spec-validator>=0.7"]
 DOCS_REQUIRES = ["sphinx>=7", "sphinx-click>=5"]
 SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "alembic>=1.13", "python-multipart>=0.0.9",
                    "pyyaml>=6", "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'"]

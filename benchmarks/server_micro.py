@@ -8,7 +8,9 @@ Prints the median of ``--repeat`` runs of:
   without gzip, plus the time of the first (uncached) build;
 * p50 ms of small requests: an egg metadata GET (session token) and a small egg upload;
 * p50 ms of a Basic request refused for an unknown user and for a known user with a wrong
-  password (the two must not tell apart who has an account: within 25 % of each other).
+  password (the two must not tell apart who has an account: within 25 % of each other), on
+  a server that never locks out; then, with the default throttle, how many wrong passwords
+  are answered 401 before the 429s, and the p50 of those.
 
 Usage::
 
@@ -63,13 +65,13 @@ def _p50(samples: list[float]) -> float:
 
 
 class Server:
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, *options: str) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, HATCHER_SERVER_RUN_ADMIN=":".join(ADMIN))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hatcher.server", "run", "--data-dir", data_dir, "--port", str(self.port),
-             "--log-level", "warning"], env=env)
+             "--log-level", "warning", *options], env=env)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -155,7 +157,12 @@ def bench_small(server: Server, work_dir: str, n: int) -> dict[str, float]:
 
 
 def bench_enumeration(server: Server, n: int) -> dict[str, float]:
-    """p50 ms of refused Basic requests: an unknown user, and a known user with a wrong password (alternating)."""
+    """p50 ms of refused Basic requests: an unknown user, and a known user with a wrong password (alternating).
+
+    The server allows more wrong passwords than ``n`` (``--login-failure-limit``), so that
+    every request is a real check, counted by the throttle and written to the audit log.
+    Then, on a server with the default limit, the p50 of the 429s of a locked-out account.
+    """
     url = f"{server.url}/api/v1/json/metadata/user/repositories"
     unknown, wrong = [], []
     with requests.Session() as session:
@@ -168,12 +175,46 @@ def bench_enumeration(server: Server, n: int) -> dict[str, float]:
     return {"unknown_p50_ms": _p50(unknown) * 1e3, "wrong_p50_ms": _p50(wrong) * 1e3}
 
 
+def bench_lockout(server: Server, n: int) -> dict[str, float]:
+    """p50 ms of the 429s a locked-out account gets (10 wrong passwords first), and how many 401s came before."""
+    url = f"{server.url}/api/v1/json/metadata/user/repositories"
+    statuses, locked = [], []
+    with requests.Session() as session:
+        for i in range(10 + n):
+            start = time.perf_counter()
+            status = session.get(url, auth=(ADMIN[0], f"wrong-{i}")).status_code
+            statuses.append(status)
+            if status == 429:
+                locked.append(time.perf_counter() - start)
+    return {"allowed": statuses.index(429) if 429 in statuses else len(statuses),
+            "locked_p50_ms": _p50(locked) * 1e3}
+
+
 def _print_enumeration(auth: dict[str, float]) -> None:
     ratio = auth["unknown_p50_ms"] / auth["wrong_p50_ms"]
     verdict = "MET" if 0.75 <= ratio <= 1.25 else "NOT MET"
     print(f"refused Basic p50, unknown user:  {auth['unknown_p50_ms']:8.2f} ms")
     print(f"refused Basic p50, wrong password:{auth['wrong_p50_ms']:8.2f} ms")
     print(f"unknown / wrong: {ratio:.2f} (target 0.75 to 1.25: {verdict})")
+    if "locked_p50_ms" in auth:
+        print(f"wrong passwords answered 401 before the lockout: {auth['allowed']:d}")
+        print(f"locked-out Basic p50 (429):       {auth['locked_p50_ms']:8.2f} ms")
+
+
+def _bench_auth(work_dir: str, n: int) -> dict[str, float]:
+    """Refused logins on two fresh servers: one that never locks out, then one with the default throttle."""
+    results: dict[str, float] = {}
+    for options, bench in ((("--login-failure-limit", str(10 * n + 10)), bench_enumeration), ((), bench_lockout)):
+        data_dir = tempfile.mkdtemp(prefix="data-", dir=work_dir)
+        try:
+            server = Server(data_dir, *options)
+            try:
+                results.update(bench(server, n))
+            finally:
+                server.stop()
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return results
 
 
 def main() -> None:
@@ -189,16 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     if args.auth_only:
-        data_dir = tempfile.mkdtemp(prefix="data-", dir=args.work_dir)
-        try:
-            server = Server(data_dir)
-            try:
-                auth = bench_enumeration(server, args.auth_requests)
-            finally:
-                server.stop()
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        _print_enumeration(auth)
+        _print_enumeration(_bench_auth(args.work_dir, args.auth_requests))
         return
     egg = _big_egg(args.work_dir, args.size_mib)
     data_dir = tempfile.mkdtemp(prefix="data-", dir=args.work_dir)
@@ -213,11 +245,11 @@ def main() -> None:
             index = bench_index(server, args.index_requests)
             ingest, download = bench_big(server, egg, args.work_dir, args.repeat)
             small = bench_small(server, args.work_dir, args.small)
-            auth = bench_enumeration(server, args.auth_requests)
         finally:
             server.stop()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+    auth = _bench_auth(args.work_dir, args.auth_requests)
     print(f"upload ingest ({args.size_mib} MiB, curl):  {ingest:8.1f} MB/s")
     print(f"download ({args.size_mib} MiB, curl):       {download:8.1f} MB/s")
     print(f"index {index['entries']} eggs, first build:    {index['first_ms']:8.1f} ms")

@@ -39,6 +39,9 @@ NOTES = {
         "Builds real eggs with the standard library (no okonomiyaki).",
     "`core.utils.EggMetadata`": "Backed by hatcher's own egg reader (no okonomiyaki).",
     "`core.utils.RuntimeMetadataV1`": "Backed by hatcher's own runtime reader (no okonomiyaki).",
+    "`BroodClient.create_api_token(name)`": "Also takes ``scopes`` and ``expires`` (sent only when given, "
+                                            "see :doc:`security`).",
+    "`BroodClient.list_api_tokens()`": "hatcher's server adds ``scopes`` and ``expires`` to a token that has either.",
 }
 
 CLI_NOTES = {
@@ -48,8 +51,8 @@ CLI_NOTES = {
     "global `--command-tree`": "Also lists ``server`` and ``serve`` (added).",
     "`HATCHER_*` environment variables": "Same rule; also ``HATCHER_NO_PROGRESS`` and ``..._AS_JSON`` for "
                                          "the added options.",
-    "`api-tokens create NAME`": "``--json`` added.",
-    "`api-tokens list`": "``--json`` added.",
+    "`api-tokens create NAME`": "``--json``, ``--scope`` and ``--expires`` added (:doc:`security`).",
+    "`api-tokens list`": "``--json`` added; ``Scopes`` and ``Expires`` columns when some token has them.",
     "`organizations list`": "``--json`` added.",
     "`repositories list ORGANIZATION`": "``--json`` added.",
     "`user repositories [--include-indexable]`": "``--json`` added.",
@@ -99,8 +102,8 @@ error), never 255; an expected failure prints one line on stderr and no tracebac
 unless ``--debug``; every command that prints data takes ``--json`` and then prints one
 JSON document; progress bars go to stderr, only when it is a terminal and
 ``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``,
-``server gc``, ``server db upgrade`` and the alias ``serve`` (the embedded Brood server).
-See :doc:`cli`.
+``server unlock``, ``server gc``, ``server db upgrade`` and the alias ``serve`` (the
+embedded Brood server), and ``audit list`` (:doc:`security`). See :doc:`cli`.
 """
 
 SERVER_SECTION = """
@@ -133,6 +136,26 @@ alone or as replicas (:doc:`deployment`).
   with a JSON ``{"error": ...}`` naming which, within 15 seconds, and the server answers
   normally again once they are back; ``GET /health`` keeps answering 200. Reason: 503 is
   the answer clients retry, and the process has no reason to exit.
+
+Security
+--------
+
+Behaviours of the embedded server that a client of a Brood server would not see there
+(:doc:`security`), each with its reason.
+
+* After 10 wrong passwords for one account from one address within 15 minutes, that
+  account's password logins from that address get ``429`` with ``Retry-After`` for 15
+  minutes, even with the right password; API tokens keep working. Reason: unlimited
+  guesses; the reference client shows the JSON error as it shows a 401's.
+* A login for an unknown e-mail takes as long as a wrong password for a known one. Reason:
+  response times must not tell who has an account.
+* ``POST .../auth/tokens/api`` also takes ``scopes`` and ``expires``; the token list shows
+  both for a token that has either. A token made with a name only, as the reference client makes them, behaves as
+  before. Reason: a CI job should hold a token that can do no more than its job.
+* Changes and failed logins are recorded in an audit log (``GET
+  /api/v1/json/admin/audit``). Reason: who changed what, when and from where.
+* ``GET /openapi.json`` is served without credentials. Reason: clients can be generated
+  and the API fuzzed; it reveals nothing the specification does not.
 """
 
 HEADER = """\

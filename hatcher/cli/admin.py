@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 import click
 
@@ -14,6 +14,7 @@ repositories = group("repositories", "Manage the repositories of an organization
 users = group("users", "Manage the users of an organization.")
 user = group("user", "Information about the current user.")
 api_tokens = group("api-tokens", "Manage your API tokens (not available on every server).")
+audit = group("audit", "Read the server's audit log (server or organization administrators).")
 platforms = group("platforms", "Platforms known to the server.")
 python_tags = group("python-tags", "Python tags known to the server.")
 
@@ -120,23 +121,51 @@ def user_repositories(options: GlobalOptions, include_indexable: bool, as_json: 
 
 # -- api-tokens --------------------------------------------------------------------------------
 
+def _when(ago: bool):  # noqa: ANN202 - a click callback factory
+    """A click callback reading a duration (``30d``) or an ISO 8601 time as ISO 8601 UTC."""
+    def convert(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        from hatcher.core.times import parse_when  # hatcher.core loads requests: not for --help
+
+        try:
+            return parse_when(value, ago=ago)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return convert
+
+
 @api_tokens.command("create")
 @click.argument("name")
+@click.option("--scope", "scopes", multiple=True, metavar="ROLE:ORG/REPO",
+              help="Limit the token to ROLE (read_index, read_repository or upload_repository) on "
+                   "ORG/REPO (a REPO of '*' means every repository); repeat for more. A scoped token "
+                   "cannot administer or make tokens.")
+@click.option("--expires", callback=_when(ago=False), metavar="WHEN",
+              help="When the token stops working: a duration from now (30d, 12h, 2w) or an ISO 8601 time (UTC).")
 @json_option
 @pass_options
-def create_api_token(options: GlobalOptions, name: str, as_json: bool) -> None:
+def create_api_token(options: GlobalOptions, name: str, scopes: tuple[str, ...], expires: Optional[str],
+                     as_json: bool) -> None:
     """Create the API token NAME and print it (the only time the secret is shown).
 
-    The table has the columns ``New Token Name`` and ``New Token``. Use the token with
-    ``hatcher -t TOKEN``.
+    The table has the columns ``New Token Name`` and ``New Token`` (and ``Scopes``,
+    ``Expires`` when given). Use the token with ``hatcher -t TOKEN``.
 
-    JSON: ``{"name": name, "token": secret}``.
+    JSON: ``{"name": name, "token": secret}``, with ``scopes`` and ``expires`` when given.
     """
-    created = options.client().create_api_token(name)
+    created = options.client().create_api_token(name, scopes=list(scopes) or None, expires=expires)
+    extra = [key for key in ("scopes", "expires") if created.get(key) is not None]
     if as_json:
-        echo_json({"name": created["name"], "token": created["token"]})
+        echo_json({key: created[key] for key in ("name", "token", *extra)})
     else:
-        echo_table([(created["name"], created["token"])], ["New Token Name", "New Token"])
+        headers = {"scopes": "Scopes", "expires": "Expires"}
+        echo_table([(created["name"], created["token"], *(_cell(created[key]) for key in extra))],
+                   ["New Token Name", "New Token", *(headers[key] for key in extra)])
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else " ".join(value) if isinstance(value, list) else str(value)
 
 
 @api_tokens.command("list")
@@ -146,17 +175,22 @@ def list_api_tokens(options: GlobalOptions, as_json: bool) -> None:
     """List your API tokens sorted by name: columns ``Name``, ``Created``, ``Last Used``.
 
     Times are shown as the server sends them; a token never used has an empty ``Last Used``.
+    When some token has scopes or an expiry, the columns ``Scopes`` and ``Expires`` follow.
 
     JSON: ``{"tokens": [{"name": name, "created": time, "last_used": time or null}, ...]}``,
-    sorted by name.
+    sorted by name; a token with scopes or an expiry also has ``scopes`` and ``expires``.
     """
     tokens = sorted(options.client().list_api_tokens(), key=lambda token: token["name"])
+    extra = [key for key in ("scopes", "expires") if any(token.get(key) is not None for token in tokens)]
     if as_json:
-        echo_json({"tokens": [{key: token.get(key) for key in ("name", "created", "last_used")}
+        echo_json({"tokens": [{key: token.get(key) for key in ("name", "created", "last_used", "scopes", "expires")
+                               if key in token or key in ("name", "created", "last_used")}
                               for token in tokens]})
     else:
-        echo_table([(token["name"], token.get("created"), token.get("last_used")) for token in tokens],
-                   ["Name", "Created", "Last Used"])
+        headers = {"scopes": "Scopes", "expires": "Expires"}
+        echo_table([(token["name"], token.get("created"), token.get("last_used"),
+                     *(_cell(token.get(key)) for key in extra)) for token in tokens],
+                   ["Name", "Created", "Last Used", *(headers[key] for key in extra)])
 
 
 @api_tokens.command("delete")
@@ -167,6 +201,34 @@ def delete_api_token(options: GlobalOptions, name: str, assume_yes: bool) -> Non
     """Delete your API token NAME, after confirmation. Prints nothing."""
     if confirm(f"API token {name}", assume_yes):
         options.client().delete_api_token(name)
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+@audit.command("list")
+@click.option("--organization", metavar="ORG", help="Only this organization's events.")
+@click.option("--since", callback=_when(ago=True), metavar="WHEN",
+              help="Only events since then: a duration ago (2d, 12h) or an ISO 8601 time (UTC).")
+@click.option("--action", metavar="ACTION", help="Only this action (egg.delete), or a subject's (egg).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="At most this many events.")
+@json_option
+@pass_options
+def list_audit_events(options: GlobalOptions, organization: Optional[str], since: Optional[str],
+                      action: Optional[str], limit: int, as_json: bool) -> None:
+    """List audit events, newest first.
+
+    The table has the columns ``Time``, ``Actor``, ``Action``, ``Target``, ``Address`` and ``Outcome``.
+
+    JSON: ``{"events": [{"id", "time", "actor", "action", "target", "organization",
+    "address", "outcome", "detail"}, ...]}``, newest first.
+    """
+    events = options.client().audit_events(organization=organization, since=since, action=action, limit=limit)
+    if as_json:
+        echo_json({"events": events})
+    else:
+        echo_table([(event["time"], event["actor"] or "", event["action"], event["target"], event["address"] or "",
+                     event["outcome"]) for event in events],
+                   ["Time", "Actor", "Action", "Target", "Address", "Outcome"])
 
 
 # -- platforms and python-tags -----------------------------------------------------------------
@@ -196,7 +258,7 @@ def list_python_tags(options: GlobalOptions, all: bool, as_json: bool) -> None:
     echo_column("python_tags", "Python Tag", tags, as_json)
 
 
-GROUPS: Sequence[click.Group] = (api_tokens, organizations, platforms, python_tags, repositories, user, users)
+GROUPS: Sequence[click.Group] = (api_tokens, audit, organizations, platforms, python_tags, repositories, user, users)
 
 
 def register(root: click.Group) -> None:

@@ -164,34 +164,71 @@ def _data_options(function: Any) -> Any:
 @click.option("--upgrade-db", is_flag=True, help="Upgrade an out-of-date database schema at start.")
 @click.option("--session-token-lifetime", type=click.IntRange(60), default=3600, show_default=True,
               metavar="SECONDS", help="How long a session token from the token exchange stays valid.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS",
+              help="A proxy (address or network) whose X-Forwarded-For names the client; repeat for more.")
+@click.option("--login-failure-limit", type=click.IntRange(1), default=10, show_default=True, metavar="N",
+              help="Wrong passwords of one account from one address after which its logins from there get 429.")
+@click.option("--login-window", type=click.IntRange(1), default=900, show_default=True, metavar="SECONDS",
+              help="Seconds over which wrong passwords are counted, and a lockout lasts.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               help="Logging level; 'info' logs one line per request.")
+@click.option("--certfile", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Serve HTTPS with this PEM certificate (followed by any intermediate certificates); "
+                   "needs --keyfile.")
+@click.option("--keyfile", type=click.Path(dir_okay=False), metavar="PATH",
+              help="The PEM private key of --certfile (not encrypted).")
 @click.pass_context
 def run_command(ctx: click.Context, data_dir: Optional[str], database_url: Optional[str], blob_store: Optional[str],
                 s3_endpoint_url: Optional[str], host: str, port: int, admin: Optional[tuple[str, str]],
                 s3_presigned_downloads: Optional[int], gc_grace: Optional[int], gc_interval: int, upgrade_db: bool,
-                session_token_lifetime: int, log_level: str) -> None:
+                session_token_lifetime: int, trusted_proxies: tuple[str, ...], login_failure_limit: int,
+                login_window: int, log_level: str,
+                certfile: Optional[str], keyfile: Optional[str]) -> None:
     """Run a Brood server in the foreground until SIGINT (Ctrl-C) or SIGTERM.
 
     It is ready when GET /health answers 200. Give the admin password through the
     HATCHER_SERVER_RUN_ADMIN (or HATCHER_SERVE_ADMIN) environment variable to keep it out
     of the process list. Several servers on one PostgreSQL database and one S3 bucket
-    behave as one (see the deployment guide).
+    behave as one (see the deployment guide). With --certfile and --keyfile it serves HTTPS.
     """
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together: give both to serve HTTPS, or neither")
+    transport = import_server("transport")
+    try:
+        transport.check_tls(certfile, keyfile)  # before anything is created or bound
+    except transport.TLSConfigError as exc:
+        raise CommandFailed(str(exc)) from None
     settings = _settings(data_dir, database_url, create=True, store=True,
                          session_token_lifetime=session_token_lifetime,
                          blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
                          s3_presigned_downloads=s3_presigned_downloads, gc_grace=gc_grace, gc_interval=gc_interval,
-                         upgrade_db=upgrade_db)
+                         upgrade_db=upgrade_db, trusted_proxies=_networks(trusted_proxies),
+                         login_failure_limit=login_failure_limit, login_window=login_window)
     runner = import_server("runner")
     _configure_logging(log_level)
     try:
         with _database_errors(settings):
-            runner.run_server(settings, host=host, port=port, admin=admin, log_level=log_level)
+            runner.run_server(settings, host=host, port=port, admin=admin, log_level=log_level,
+                              certfile=certfile, keyfile=keyfile)
+    except transport.TLSConfigError as exc:
+        raise CommandFailed(str(exc)) from None
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise CommandFailed(_bind_message(host, port, exc)) from None
         raise
+
+
+def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Check ``--trusted-proxy`` values (addresses or networks); a usage error names a bad one."""
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not an IP address or network",
+                                     param_hint="'--trusted-proxy'") from None
+    return values
 
 
 def _existing_database(data_dir: Optional[str], database_url: Optional[str], **options: Any) -> Any:
@@ -249,6 +286,22 @@ def set_password_command(data_dir: Optional[str], database_url: Optional[str], e
     if not found:
         raise CommandFailed(f"No user {email!r} on this server")
     click.echo(f"Password of {email} set.")
+
+
+@click.command("unlock", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The server's data directory.")
+@click.option("--database-url", metavar="URL", help="The server's database URL, if not SQLite in the data directory.")
+@click.argument("email")
+def unlock_command(data_dir: Optional[str], database_url: Optional[str], email: str) -> None:
+    """Clear the failed logins of EMAIL, so that a locked-out account can log in again at once.
+
+    Counters are kept per client address; every address's go, on every replica.
+    """
+    settings = _existing_database(data_dir, database_url)
+    with _database_errors(settings), _engine(settings) as engine:
+        with import_server("db").make_sessionmaker(engine)() as db:
+            addresses = import_server("throttle").unlock(db, email)
+    click.echo(f"Unlocked {email} (failed logins cleared for {addresses} address{'es' if addresses != 1 else ''}).")
 
 
 @click.command("gc", context_settings={"help_option_names": ["-h", "--help"]})
@@ -328,6 +381,7 @@ def server_group(ctx: click.Context) -> None:
 
 server_group.add_command(run_command)
 server_group.add_command(set_password_command)
+server_group.add_command(unlock_command)
 server_group.add_command(gc_command)
 server_group.add_command(db_group)
 

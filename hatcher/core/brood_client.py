@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import warnings
-from typing import Any
+from typing import Any, Iterable, Optional, Union
 
 import requests
 
 from hatcher.core.brood_url_handler import BroodURLHandler
 from hatcher.core.model_registry import ModelRegistry, check_api_version
+from hatcher.core.times import iso_utc
 from hatcher.core.url_templates import UrlBuilder, display_url, urls_for
 
 
@@ -38,7 +40,7 @@ class BroodClient:
         self._model_registry = ModelRegistry(api_version=check_api_version(api_version))
 
     @classmethod
-    def from_url(cls, url: str, auth: Any = None, verify_ssl: bool = True, api_version: int = 0) -> BroodClient:
+    def from_url(cls, url: str, auth: Any = None, verify_ssl: bool | str = True, api_version: int = 0) -> BroodClient:
         """A client for the server at ``url``.
 
         Parameters
@@ -47,8 +49,9 @@ class BroodClient:
             The server, e.g. ``https://packages.example.com`` (only scheme and host are used).
         auth : tuple or requests.auth.AuthBase, optional
             ``(username, password)``, :class:`BroodBearerTokenAuth` or :class:`BroodClientAuth`.
-        verify_ssl : bool
-            Verify TLS certificates.
+        verify_ssl : bool or str
+            Verify TLS certificates (against the system's authorities, or
+            ``REQUESTS_CA_BUNDLE``), not (False), or against the CA bundle at this path.
         api_version : int
             0 (default) or 1.
         """
@@ -92,17 +95,75 @@ class BroodClient:
         """The names of the organizations, sorted."""
         return sorted(self._url_handler.get_json(self._urls.admin.organizations.format())["organizations"])
 
-    def create_api_token(self, name: str) -> dict[str, str]:
-        """Create an API token; return ``{"name", "token"}`` (the only time the secret is shown)."""
-        return self._url_handler.post(self._urls.tokens.api.format(), {"name": name}).json()
+    def create_api_token(self, name: str, scopes: Optional[Iterable[str]] = None,
+                         expires: Union[datetime.datetime, str, None] = None) -> dict[str, Any]:
+        """Create an API token; return ``{"name", "token"}`` (the only time the secret is shown).
+
+        Parameters
+        ----------
+        name : str
+            The token's name.
+        scopes : iterable of str, optional
+            Limit the token to these ``ROLE:ORG/REPO`` (ROLE ``read_index``,
+            ``read_repository`` or ``upload_repository``; REPO may be ``*``). A scoped
+            token never administers and cannot make tokens. The answer echoes them.
+        expires : datetime or str, optional
+            When the token stops working: an aware datetime, a naive one read as UTC, or an
+            ISO 8601 string. The answer echoes it (UTC, without a zone).
+        """
+        body: dict[str, Any] = {"name": name}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        if expires is not None:
+            body["expires"] = iso_utc(expires) if isinstance(expires, datetime.datetime) else expires
+        return self._url_handler.post(self._urls.tokens.api.format(), body).json()
 
     def delete_api_token(self, name: str) -> None:
         """Delete the API token ``name``."""
         self._url_handler.delete(self._urls.tokens.api.delete.format(name=name))
 
     def list_api_tokens(self) -> list[dict[str, Any]]:
-        """``[{"name", "created", "last_used"}]`` in server order (never the secrets)."""
+        """``[{"name", "created", "last_used"}]`` in server order (never the secrets).
+
+        hatcher's server adds ``scopes`` and ``expires`` to a token that has either.
+        """
         return self._url_handler.get_json(self._urls.tokens.api.format())["tokens"]
+
+    def audit_events(self, organization: Optional[str] = None,
+                     since: Union[datetime.datetime, str, None] = None, action: Optional[str] = None,
+                     limit: Optional[int] = 100) -> list[dict[str, Any]]:
+        """Events of the server's audit log, newest first (always an API v1 endpoint).
+
+        Parameters
+        ----------
+        organization : str, optional
+            Only this organization's events.
+        since : datetime or str, optional
+            Only events at this time or later (naive datetimes are UTC).
+        action : str, optional
+            Only this action (``egg.delete``), or every action of a subject (``egg``).
+        limit : int or None
+            At most this many events (None: all of them, page after page).
+
+        Returns
+        -------
+        list of dict
+            ``{"id", "time", "actor", "action", "target", "organization", "address",
+            "outcome", "detail"}`` each. Server admins read every event, organization
+            admins their organizations'; anyone else gets an HTTP 403 error.
+        """
+        query: dict[str, Any] = {"organization": organization, "action": action,
+                                 "since": iso_utc(since) if isinstance(since, datetime.datetime) else since}
+        query = {key: value for key, value in query.items() if value is not None}
+        events: list[dict[str, Any]] = []
+        while limit is None or len(events) < limit:
+            page_size = 1000 if limit is None else min(1000, limit - len(events))
+            page = self._url_handler.get_json(urls_for(1).admin.audit.format(), limit=page_size, **query)
+            events.extend(page["events"])
+            if page.get("next") is None:
+                break
+            query["before"] = page["next"]
+        return events
 
     def list_platforms(self) -> list[str]:
         """The platform names the server knows, in server order."""

@@ -91,7 +91,9 @@ def _tree(version: int) -> UrlBuilder:
         UrlBuilder("apps", "/apps"),
     ]
     data_extra = []
+    admin_extra = []
     if version >= 1:
+        admin_extra.append(UrlBuilder("audit", "/audit"))
         data_runtimes.append(UrlBuilder("delete", "/{platform}/runtimes/{implementation}/{version}"))
         metadata_artefacts.append(UrlBuilder("bundles", "/bundles/{python_tag}/{name}/{version}"))
         indices.append(UrlBuilder("bundles", "/bundles"))
@@ -117,6 +119,7 @@ def _tree(version: int) -> UrlBuilder:
                 UrlBuilder("repositories", "/repositories", UrlBuilder("query", "/{repository_name}")),
             ),
             UrlBuilder("users", "/users", UrlBuilder("metadata", "/{organization_name}/{email}")),
+            *admin_extra,
         ),
         UrlBuilder(
             "tokens",

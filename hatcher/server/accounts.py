@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hatcher.server import audit
 from hatcher.server.coordination import EVERYTHING, invalidation_message, notify_replicas
 from hatcher.server.db import SessionToken, User
 from hatcher.server.security import forget_session_tokens, hash_password
@@ -18,6 +19,7 @@ def ensure_superuser(db: Session, email: str, password: str) -> User:
         db.add(user)
     user.is_superuser = True
     user.password_hash = hash_password(password)
+    audit.record(db, "password.set", f"user:{email}", actor=None, address=None, detail={"superuser": True})
     notify_replicas(db, EVERYTHING)  # cached principals carry the superuser flag
     db.commit()
     forget_session_tokens()
@@ -33,6 +35,7 @@ def set_password(db: Session, email: str, password: str) -> bool:
     if user is None:
         return False
     user.password_hash = hash_password(password)
+    audit.record(db, "password.set", f"user:{email}", actor=None, address=None)
     sessions = list(db.scalars(select(SessionToken.token_hash).where(SessionToken.user_id == user.id)))
     if sessions:
         db.execute(delete(SessionToken).where(SessionToken.user_id == user.id))

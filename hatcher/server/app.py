@@ -8,14 +8,14 @@ import threading
 import time
 from typing import Any, AsyncIterator, Optional
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from hatcher import __version__
 from hatcher.core.url_templates import HEALTH_PATH
-from hatcher.server import security
+from hatcher.server import openapi, security
 from hatcher.server.errors import install_error_handlers
 from hatcher.server.fast_lane import FastLane
-from hatcher.server.routes import admin, artefacts, indices, server_metadata, teams, tokens, uploads
+from hatcher.server.routes import admin, artefacts, audit, indices, server_metadata, teams, tokens, uploads
 from hatcher.server.services import Services, open_services
 from hatcher.server.settings import ServerSettings
 
@@ -58,7 +58,8 @@ class _Collector:
 def create_app(settings: ServerSettings, services: Optional[Services] = None) -> FastAPI:
     """A Brood application serving API v0 and v1 with the database and blob store of ``settings``.
 
-    Every endpoint except ``GET /health`` requires credentials: HTTP Basic (email and
+    Every endpoint except ``GET /health`` and ``GET /openapi.json`` (the OpenAPI document, see
+    :mod:`hatcher.server.openapi`) requires credentials: HTTP Basic (email and
     password), a Bearer API token, or a Bearer session token. The schema is checked (see
     :func:`hatcher.server.schema.prepare_schema`) and an S3 store probed before it is built;
     while it runs, it listens for other replicas' cache invalidations and collects garbage
@@ -93,8 +94,12 @@ def create_app(settings: ServerSettings, services: Optional[Services] = None) ->
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
+    @app.get(openapi.OPENAPI_PATH, include_in_schema=False)
+    def openapi_document() -> Response:
+        return Response(openapi.openapi_json(), media_type="application/json")
+
     # Routes are matched in order: the busiest (uploads, artefacts, indices) first.
-    for module in (uploads, artefacts, indices, tokens, server_metadata, admin, teams):
+    for module in (uploads, artefacts, indices, tokens, server_metadata, admin, teams, audit):
         app.include_router(module.router)
     app.add_middleware(FastLane, routes=uploads.FAST_ROUTES)
     return app

@@ -10,11 +10,13 @@ import secrets
 import time
 from typing import Any, Optional
 
+import attr
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from hatcher.server import audit
 from hatcher.server.blobstore import BlobStore, Digests, Writer
 from hatcher.server.db import Artefact, Blob, Repository, utcnow
 from hatcher.server.errors import ApiError
@@ -94,8 +96,24 @@ def _attach_blob(db: Session, store: BlobStore, writer: Writer, digests: Digests
     return key
 
 
+@attr.s(frozen=True)
+class Uploader:
+    """Who changes a repository's artefacts, from where, and which repository: for the audit log."""
+
+    actor: str = attr.ib()
+    address: Optional[str] = attr.ib()
+    organization: str = attr.ib()
+    repository: str = attr.ib()  # ``org/repo``
+
+    def record(self, db: Session, kind: str, verb: str, platform: str, filename: str, **detail: Any) -> None:
+        """Add the audit event ``KIND.VERB`` on ``org/repo/platform/filename`` to ``db``'s transaction."""
+        audit.record(db, f"{audit.KIND_SUBJECTS[kind]}.{verb}", f"{self.repository}/{platform}/{filename}",
+                     actor=self.actor, address=self.address, organization=self.organization,
+                     detail=detail or None)
+
+
 def store_artefact(services: Services, repository_id: int, parsed: ParsedArtefact, writer: Writer,
-                   digests: Digests, overwrite: bool, enabled: bool) -> None:
+                   digests: Digests, overwrite: bool, enabled: bool, uploader: Optional[Uploader] = None) -> None:
     """Commit the blob row, the artefact row and the repository's new generation in one transaction.
 
     Under the digest's lock (:meth:`~hatcher.server.coordination.Coordinator.committing`) an
@@ -126,6 +144,9 @@ def store_artefact(services: Services, repository_id: int, parsed: ParsedArtefac
                 if replaced is not None:
                     mark_unreferenced(db, [replaced])
                 bump_generation(db, repository_id)
+                if uploader is not None:
+                    uploader.record(db, parsed.kind, "overwrite" if existing is not None else "upload",
+                                    parsed.platform, parsed.filename, sha256=sha256, size=size, enabled=enabled)
                 db.commit()
             except BaseException as exc:
                 if published is not None:
@@ -142,21 +163,25 @@ def store_artefact(services: Services, repository_id: int, parsed: ParsedArtefac
         collect_blob(services, replaced)
 
 
-def delete_artefact(services: Services, artefact_id: int) -> None:
+def delete_artefact(services: Services, artefact_id: int, uploader: Optional[Uploader] = None) -> None:
     """Delete one artefact row; its blob starts its grace period if nothing else refers to it."""
     with services.sessionmaker() as db:
-        row = db.execute(select(Artefact.sha256, Artefact.repository_id).where(Artefact.id == artefact_id)).first()
+        row = db.execute(select(Artefact.sha256, Artefact.repository_id, Artefact.kind, Artefact.platform,
+                                Artefact.filename).where(Artefact.id == artefact_id)).first()
         if row is None:
             raise ApiError(404, "Not Found")
         db.execute(delete(Artefact).where(Artefact.id == artefact_id))
         bump_generation(db, row.repository_id)
         mark_unreferenced(db, [row.sha256])
+        if uploader is not None:
+            uploader.record(db, row.kind, "delete", row.platform, row.filename)
         db.commit()
     if services.grace == 0:
         collect_blob(services, row.sha256)
 
 
-def delete_repository(services: Services, repository_id: int, force: bool, full_name: str) -> None:
+def delete_repository(services: Services, repository_id: int, force: bool, full_name: str,
+                      uploader: Optional[Uploader] = None) -> None:
     """Delete a repository and its artefacts; 409 when it holds artefacts and ``force`` is false.
 
     The blobs only it referred to start their grace period (or are removed at once, with none).
@@ -167,6 +192,9 @@ def delete_repository(services: Services, repository_id: int, force: bool, full_
             raise ApiError(409, f"Repository '{full_name}' is not empty; delete it with force=True")
         db.execute(delete(Repository).where(Repository.id == repository_id))  # artefacts: ON DELETE CASCADE
         mark_unreferenced(db, digests)
+        if uploader is not None:
+            audit.record(db, "repository.delete", full_name, actor=uploader.actor, address=uploader.address,
+                         organization=uploader.organization, detail={"force": force})
         db.commit()
     if services.grace == 0:
         collect_blobs(services, digests)

@@ -137,6 +137,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     last_used: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime, default=None)
+    #: ``["ROLE:ORG/REPO", ...]``: what the token may do (None: whatever its owner may do).
+    scopes: Mapped[Optional[list[str]]] = mapped_column(JSON, default=None)
+    #: When the token stops working (None: never).
+    expires: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime, default=None)
 
     user: Mapped[User] = relationship()
 
@@ -213,6 +217,41 @@ class Artefact(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     repository: Mapped[Repository] = relationship(back_populates="artefacts")
+
+
+class LoginFailures(Base):
+    """Recent failed password checks of one account (e-mail as given) from one client address.
+
+    See :mod:`hatcher.server.throttle`: the row is shared by every replica, and deleted by a
+    successful login or ``hatcher server unlock``.
+    """
+
+    __tablename__ = "login_failures"
+
+    email: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure: Mapped[datetime.datetime] = mapped_column(DateTime)
+    locked_until: Mapped[Optional[datetime.datetime]] = mapped_column(DateTime, default=None)
+
+
+class AuditEvent(Base):
+    """One entry of the audit log (append-only: the server never updates or deletes one).
+
+    See :mod:`hatcher.server.audit` for the actions. No secret is ever stored here.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    time: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[Optional[str]] = mapped_column(String(MAX_NAME_LENGTH), default=None)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(1024))
+    organization: Mapped[Optional[str]] = mapped_column(String(MAX_NAME_LENGTH), default=None, index=True)
+    address: Mapped[Optional[str]] = mapped_column(String(64), default=None)
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, default=None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Optional
 
 from fastapi import Depends, Request, Response
@@ -13,6 +14,7 @@ from hatcher.server.db import MAX_NAME_LENGTH, Organization, Repository
 from hatcher.server.errors import ApiError
 from hatcher.server.security import Principal, authenticate
 from hatcher.server.settings import ServerSettings
+from hatcher.server.throttle import LoginLimits
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -24,9 +26,68 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the last address
+    in ``X-Forwarded-For`` that no trusted proxy added (``--trusted-proxy``)."""
+    peer = request.client.host if request.client is not None else "unknown"
+    trusted = request.app.state.settings.trusted_proxies
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in trusted)
+
+
+def login_limits(request: Request) -> LoginLimits:
+    """The server's login throttle limits."""
+    settings = request.app.state.settings
+    return LoginLimits(settings.login_failure_limit, settings.login_window)
+
+
+@functools.cache
+def _unscoped_prefixes() -> tuple[str, ...]:
+    """Paths a scoped API token may never use: administration, and tokens (making more of them)."""
+    from hatcher.core.url_templates import TOKENS_AUTH_PATH, URLS_V0, URLS_V1
+
+    return (TOKENS_AUTH_PATH, *(tree.admin.full_template + "/" for tree in (URLS_V0, URLS_V1)),
+            *(tree.tokens.full_template + "/" for tree in (URLS_V0, URLS_V1)))
+
+
+def _scoped_token_forbidden(path: str) -> bool:
+    return path.startswith(_unscoped_prefixes())
+
+
+def principal_of(request: Request, db: Session) -> Principal:
+    """Authenticate the request (see :func:`hatcher.server.security.authenticate`).
+
+    Raises
+    ------
+    ApiError
+        401 or 429 as ``authenticate`` does; 403 for a scoped API token on an administration
+        or token endpoint.
+    """
+    principal = authenticate(db, request.headers.get("authorization"), client_address(request),
+                             login_limits(request))
+    if principal.scopes is not None and _scoped_token_forbidden(request.url.path):
+        raise ApiError(403, "A scoped API token cannot administer the server or manage tokens")
+    return principal
+
+
 def get_principal(request: Request, db: Session = Depends(get_db)) -> Principal:
-    """The authenticated principal; 401 without valid credentials."""
-    return authenticate(db, request.headers.get("authorization"))
+    """The authenticated principal; 401 without valid credentials (see :func:`principal_of`)."""
+    return principal_of(request, db)
 
 
 def get_settings(request: Request) -> ServerSettings:
@@ -174,9 +235,47 @@ def query_flag(request: Request, name: str, default: bool = False) -> bool:
     return parse_bool(request.query_params.get(name), name, default)
 
 
+#: The largest JSON request body read (1 MiB): a larger one is answered 413.
+MAX_JSON_BODY = 1024 * 1024
+
+
 async def body_bytes(request: Request) -> bytes:
-    """The raw request body, for routes that check permissions before parsing it (see :func:`parse_json`)."""
-    return await request.body()
+    """The raw request body, for routes that check permissions before parsing it (see :func:`parse_json`).
+
+    It is read in chunks, up to :data:`MAX_JSON_BODY` bytes and within the server's
+    ``request_timeout``; uploads (multipart, of any size) are not read here.
+
+    Raises
+    ------
+    ApiError
+        413 when the body (or its ``Content-Length``) is larger, without reading the rest (uvicorn
+        drops it); 408, closing the connection, when it does not arrive in time.
+    """
+    import asyncio
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise _too_large()
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_JSON_BODY:
+                raise _too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    timeout = request.app.state.settings.request_timeout
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"The request body did not arrive within {timeout:g} seconds",
+                       headers={"Connection": "close"}) from None
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"The request body is larger than {MAX_JSON_BODY} bytes (1 MiB)")
 
 
 def parse_json(data: bytes) -> Any:

@@ -16,18 +16,24 @@ logger = logging.getLogger("hatcher.server")
 class ApiError(Exception):
     """An expected failure: answered with ``status`` and ``{"error": message}``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def as_api_error(exc: BaseException) -> Optional[ApiError]:
     """The answer to an exception: itself for an :class:`ApiError`, 503 for a database that is
-    unreachable (down, restarting, out of connections), None for anything else (a bug: 500)."""
+    unreachable (down, restarting, out of connections), 409 for rows a concurrent request changed
+    under this one, None for anything else (a bug: 500)."""
     if isinstance(exc, ApiError):
         return exc
     from sqlalchemy import exc as sa_exc
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if isinstance(exc, StaleDataError):  # e.g. a team deleted while another request removed one of its members
+        return ApiError(409, "The resource was changed by a concurrent request; retry")
 
     if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)) or (
             isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated):
@@ -37,10 +43,12 @@ def as_api_error(exc: BaseException) -> Optional[ApiError]:
     return None
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str, headers: Optional[dict[str, str]] = None) -> JSONResponse:
     """The JSON error answer (header exactly ``Content-Type: application/json``)."""
-    headers = {"WWW-Authenticate": 'Basic realm="brood"'} if status == 401 else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Basic realm="brood"')
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -48,7 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -72,6 +80,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         mapped = as_api_error(exc)
         if mapped is not None:
-            return error_response(mapped.status, mapped.message)
+            return error_response(mapped.status, mapped.message, mapped.headers)
         logger.exception("Unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")

@@ -75,7 +75,7 @@ class FastLane:
                         mapped = as_api_error(exc)
                         if mapped is None:
                             raise
-                        response = error_response(mapped.status, mapped.message)
+                        response = error_response(mapped.status, mapped.message, mapped.headers)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

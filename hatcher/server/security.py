@@ -22,8 +22,19 @@ import attr
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from hatcher.server import throttle
 from hatcher.server.coordination import parse_invalidation
-from hatcher.server.db import ApiToken, Repository, SessionToken, Team, User, team_members, team_repositories, utcnow
+from hatcher.server.db import (
+    ApiToken,
+    Organization,
+    Repository,
+    SessionToken,
+    Team,
+    User,
+    team_members,
+    team_repositories,
+    utcnow,
+)
 from hatcher.server.errors import ApiError
 
 #: The roles a team grants, weakest first.
@@ -76,18 +87,69 @@ def new_secret() -> str:
 
 
 def token_hash(secret: str) -> str:
-    """What is stored of a token: the hex sha256 of its secret."""
+    """What is stored of a token: the hex sha256 of its secret.
+
+    Tokens are looked up by this digest in a unique index, never by comparing secrets: the
+    time a lookup takes depends on the digest, which an attacker cannot steer towards a
+    stored one, so no constant-time comparison of secrets is needed (nor possible to leak).
+    """
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+#: The roles an API token may be scoped to (never organization administration).
+SCOPE_ROLES = ("read_index", "read_repository", "upload_repository")
+
+
+@attr.s(frozen=True)
+class Scope:
+    """What a scoped API token may do: ``role`` on ``organization/repository`` (``*``: every repository)."""
+
+    role: str = attr.ib()
+    organization: str = attr.ib()
+    repository: str = attr.ib()
+
+    @classmethod
+    def parse(cls, text: Any) -> Scope:
+        """Read ``ROLE:ORG/REPO``.
+
+        Raises
+        ------
+        ApiError
+            400 naming what is wrong.
+        """
+        if not isinstance(text, str):
+            raise ApiError(400, "Invalid scope: a string 'ROLE:ORGANIZATION/REPOSITORY' is required")
+        role, _, where = text.partition(":")
+        organization, _, repository = where.partition("/")
+        if role not in SCOPE_ROLES:
+            raise ApiError(400, f"Invalid scope {text[:100]!r}: the role must be one of {', '.join(SCOPE_ROLES)}")
+        if not organization or not repository or "/" in repository or "*" in organization:
+            raise ApiError(400, f"Invalid scope {text[:100]!r}: expected 'ROLE:ORGANIZATION/REPOSITORY' "
+                                "(REPOSITORY may be '*')")
+        return cls(role, organization, repository)
+
+    def __str__(self) -> str:
+        return f"{self.role}:{self.organization}/{self.repository}"
+
+    def covers(self, organization: str, repository: str) -> bool:
+        """Whether the scope names this repository."""
+        return self.organization == organization and self.repository in ("*", repository)
 
 
 @attr.s(frozen=True)
 class Principal:
-    """Who sent a request, and how they proved it."""
+    """Who sent a request, how they proved it, and from where.
+
+    ``scopes`` is None except for a scoped API token, which may do no more than the roles
+    it lists (and no more than its owner may: see :func:`role_on_repository`).
+    """
 
     user_id: int = attr.ib()
     email: str = attr.ib()
     is_superuser: bool = attr.ib()
     method: str = attr.ib()  # "basic", "api_token" or "session"
+    address: Optional[str] = attr.ib(default=None)
+    scopes: Optional[tuple[Scope, ...]] = attr.ib(default=None)
 
 
 class _VerifiedPasswords:
@@ -213,8 +275,9 @@ def forget_session_tokens(digests: Optional[Any] = None) -> None:
     SESSION_TOKENS.forget(digests)
 
 
-def _principal(user: User, method: str) -> Principal:
-    return Principal(user.id, user.email, user.is_superuser, method)
+def _principal(user: User, method: str, address: Optional[str], scopes: Optional[tuple[Scope, ...]] = None
+               ) -> Principal:
+    return Principal(user.id, user.email, user.is_superuser, method, address, scopes)
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -243,13 +306,59 @@ def cheap_to_authenticate(authorization: Optional[str]) -> bool:
     return _PASSWORDS.recently_verified(email, password)
 
 
-def authenticate(db: Session, authorization: Optional[str]) -> Principal:
+_DEFAULT_LIMITS = throttle.LoginLimits()
+
+
+def _password_login(db: Session, email: str, password: str, address: Optional[str],
+                    limits: throttle.LoginLimits) -> Principal:
+    """Check a password, within the login throttle (see :mod:`hatcher.server.throttle`)."""
+    failures = throttle.check(db, limits, email, address)
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None or not user.password_hash:
+        spend_a_password_check(password)
+        ok = False
+    else:
+        ok = _PASSWORDS.check(email, password, user.password_hash)
+    if not ok:
+        throttle.failed(db, limits, email, address)
+        raise ApiError(401, "Invalid user name or password")
+    throttle.succeeded(db, failures)
+    return _principal(user, "basic", address)
+
+
+def _api_token_principal(db: Session, api_token: ApiToken, address: Optional[str]) -> Principal:
+    now = utcnow()
+    if api_token.expires is not None and api_token.expires <= now:
+        raise ApiError(401, f"The API token '{api_token.name}' expired on {api_token.expires.isoformat()} UTC")
+    # Recorded at most once a minute, so that a busy client does not write on every request.
+    if api_token.last_used is None or now - api_token.last_used > datetime.timedelta(seconds=60):
+        api_token.last_used = now
+        db.commit()
+    scopes = None if api_token.scopes is None else tuple(Scope.parse(text) for text in api_token.scopes)
+    return _principal(api_token.user, "api_token", address, scopes)
+
+
+def authenticate(db: Session, authorization: Optional[str], address: Optional[str] = None,
+                 limits: Optional[throttle.LoginLimits] = None) -> Principal:
     """The principal of an ``Authorization`` header: Basic, Bearer API token or Bearer session token.
+
+    Parameters
+    ----------
+    db : Session
+        The request's database session.
+    authorization : str or None
+        The header.
+    address : str, optional
+        The client's address (see :func:`hatcher.server.deps.client_address`): passwords are
+        throttled per account and address, and the principal carries it for the audit log.
+    limits : LoginLimits, optional
+        The throttle's limits (the defaults: 10 failures in 15 minutes).
 
     Raises
     ------
     ApiError
-        401 when the header is missing, malformed or does not match.
+        401 when the header is missing, malformed or does not match, or the token expired;
+        429 while the account is locked out for this address (passwords only).
     """
     if not authorization:
         raise ApiError(401, "Authentication required")
@@ -258,34 +367,23 @@ def authenticate(db: Session, authorization: Optional[str]) -> Principal:
     value = value.strip()
     if scheme == "basic":
         email, password = _basic_credentials(value)
-        user = db.scalar(select(User).where(User.email == email))
-        if user is None or not user.password_hash:
-            spend_a_password_check(password)
-            raise ApiError(401, "Invalid user name or password")
-        if not _PASSWORDS.check(email, password, user.password_hash):
-            raise ApiError(401, "Invalid user name or password")
-        return _principal(user, "basic")
+        return _password_login(db, email, password, address, limits or _DEFAULT_LIMITS)
     if scheme == "bearer" and value:
         digest = token_hash(value)
         engine_id = id(db.get_bind())
         cached = SESSION_TOKENS.get(engine_id, digest)
         if cached is not None:
-            return cached
+            return attr.evolve(cached, address=address)
         session = db.scalar(select(SessionToken).where(SessionToken.token_hash == digest))
         if session is not None:
             if session.expires <= utcnow():
                 raise ApiError(401, "Session token expired")
-            principal = _principal(session.user, "session")
+            principal = _principal(session.user, "session", address)
             SESSION_TOKENS.put(engine_id, digest, session.expires, principal)
             return principal
         api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
         if api_token is not None:
-            now = utcnow()
-            # Recorded at most once a minute, so that a busy client does not write on every request.
-            if api_token.last_used is None or now - api_token.last_used > datetime.timedelta(seconds=60):
-                api_token.last_used = now
-                db.commit()
-            return _principal(api_token.user, "api_token")
+            return _api_token_principal(db, api_token, address)
         raise ApiError(401, "Invalid token")
     raise ApiError(401, "Unsupported authorization scheme")
 
@@ -305,6 +403,8 @@ def _rank(role: Optional[str]) -> int:
 
 def organization_role(db: Session, principal: Principal, organization_id: int) -> Optional[str]:
     """The strongest role ``principal`` holds in the organization through its teams (None if none)."""
+    if principal.scopes is not None:
+        return None  # a scoped token administers nothing
     if principal.is_superuser:
         return ORGANIZATION_ADMINISTRATOR
     user = db.get(User, principal.user_id)
@@ -326,16 +426,41 @@ def role_on_repository(db: Session, principal: Principal, repository_id: int, or
     """The strongest role ``principal`` holds on a repository (None if it cannot see it).
 
     Organization administrators hold that role on every repository of their organization;
-    other roles apply to the repositories their team lists. One query.
+    other roles apply to the repositories their team lists. One query (two for a scoped
+    token, which gets the lesser of its owner's role and its scopes').
+
+    Raises
+    ------
+    ApiError
+        403 for a scoped token whose scopes do not name a repository its owner can see.
     """
     if principal.is_superuser:
-        return ORGANIZATION_ADMINISTRATOR
-    best: Optional[str] = None
-    for role, listed in db.execute(_TEAM_ROLES, {"repository": repository_id, "user": principal.user_id,
-                                                 "organization": organization_id}):
-        if (role == ORGANIZATION_ADMINISTRATOR or listed is not None) and _rank(role) > _rank(best):
-            best = role
-    return best
+        best: Optional[str] = ORGANIZATION_ADMINISTRATOR
+    else:
+        best = None
+        for role, listed in db.execute(_TEAM_ROLES, {"repository": repository_id, "user": principal.user_id,
+                                                     "organization": organization_id}):
+            if (role == ORGANIZATION_ADMINISTRATOR or listed is not None) and _rank(role) > _rank(best):
+                best = role
+    if principal.scopes is None or best is None:
+        return best
+    return _scoped(db, principal.scopes, repository_id, best)
+
+
+def _scoped(db: Session, scopes: tuple[Scope, ...], repository_id: int, held: str) -> str:
+    """The lesser of ``held`` and the strongest scope naming the repository (403 when none does)."""
+    organization, repository = db.execute(
+        select(Organization.name, Repository.name).join(Repository.organization)
+        .where(Repository.id == repository_id)).one()
+    granted = [scope.role for scope in scopes if scope.covers(organization, repository)]
+    if not granted:
+        raise ApiError(403, f"This API token's scopes do not include '{organization}/{repository}'")
+    return min(held, max(granted, key=_rank), key=_rank)
+
+
+def scope_allows(principal: Principal, organization: str, repository: str) -> bool:
+    """Whether ``principal`` may act on the repository at all (always, unless its token is scoped)."""
+    return principal.scopes is None or any(scope.covers(organization, repository) for scope in principal.scopes)
 
 
 def repository_role(db: Session, principal: Principal, repository: Repository) -> Optional[str]:

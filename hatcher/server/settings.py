@@ -50,6 +50,22 @@ class ServerSettings:
     fsync_min_size : int
         Uploaded blobs at least this large are fsync'ed before they are committed; smaller
         ones are only renamed atomically into place (0: fsync every blob). See docs/server.rst.
+    trusted_proxies : tuple of str
+        Peer addresses (or networks, ``10.0.0.0/24``) of proxies whose ``X-Forwarded-For`` is
+        believed: the client address of a request they pass on is the last address they add.
+    login_failure_limit : int
+        Failed password checks of one account from one address, within ``login_window``
+        seconds, after which its password attempts from there are refused (429).
+    login_window : int
+        Seconds over which failures are counted, and for which a lockout lasts.
+    max_header_size : int
+        Bytes the request line and headers of a request may take together: past them the
+        answer is 431 (see :mod:`hatcher.server.transport`).
+    request_timeout : float
+        Seconds within which a request head must arrive once the connection is made (or its
+        first byte came, on a kept-alive connection), and a JSON body once it is read: else 408.
+    keep_alive_timeout : float
+        Seconds an idle kept-alive connection stays open.
     """
 
     data_dir: Optional[str] = attr.ib(converter=_absolute)
@@ -62,6 +78,12 @@ class ServerSettings:
     upgrade_db: bool = attr.ib(default=False)
     session_token_lifetime: int = attr.ib(default=3600)
     fsync_min_size: int = attr.ib(default=1024 * 1024)
+    trusted_proxies: tuple[str, ...] = attr.ib(default=(), converter=tuple)
+    login_failure_limit: int = attr.ib(default=10)
+    login_window: int = attr.ib(default=15 * 60)
+    max_header_size: int = attr.ib(default=64 * 1024)
+    request_timeout: float = attr.ib(default=30.0)
+    keep_alive_timeout: float = attr.ib(default=5.0)
     platforms: tuple[str, ...] = attr.ib(default=KNOWN_PLATFORMS, converter=tuple)
     python_tags: tuple[str, ...] = attr.ib(default=CONCRETE_PYTHON_TAGS, converter=tuple)
     all_python_tags: tuple[str, ...] = attr.ib(default=ALL_PYTHON_TAGS, converter=tuple)

@@ -215,13 +215,15 @@ def test_api_tokens_create_list_delete(cli, brood, member, failed):
     ]
     assert result.stdout == "\n".join(expected) + "\n"
     document = json.loads(cli("api-tokens", "list", "--json", auth=auth).stdout)
-    assert document == {"tokens": [listed["ci"], listed["laptop"]]}
+    plain = ("name", "created", "last_used")  # no scopes, no expiry: the keys hatcher 0.17 prints
+    assert document == {"tokens": [{key: listed[name][key] for key in plain} for name in ("ci", "laptop")]}
 
     # Delete, after confirmation
     declined = cli("api-tokens", "delete", "ci", input="n\n", auth=auth)
     assert (declined.exit_code, declined.stdout) == (0, "API token ci will be deleted. Proceed? [y/N]: n\n")
     assert (cli("api-tokens", "delete", "ci", "-y", auth=auth).exit_code) == 0
-    assert json.loads(cli("api-tokens", "list", "--json", auth=auth).stdout)["tokens"] == [listed["laptop"]]
+    assert json.loads(cli("api-tokens", "list", "--json", auth=auth).stdout)["tokens"] == [
+        {key: listed["laptop"][key] for key in plain}]
     failed(cli("api-tokens", "delete", "ci", "-y", auth=auth), "No such API token: 'ci'")
     failed(cli("api-tokens", "list", auth=("-t", "not-a-token")), "Invalid token")
 

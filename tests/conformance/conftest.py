@@ -23,7 +23,7 @@ from harness import ADMIN_EMAIL, ADMIN_PASSWORD, STATS, Program, SoftFailures, b
 from reference import ReferenceEnvError, ensure_reference_venv
 from service_guard import require_service
 from stack.brood import stack_mode
-from stack.fixtures import postgres, replica_set, seaweed, stack_brood  # noqa: F401 - re-exported
+from stack.fixtures import SUITE_LOGIN_FAILURE_LIMIT, postgres, replica_set, seaweed, stack_brood  # noqa: F401
 
 _REFERENCE_VENV: dict = {}
 
@@ -98,7 +98,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> ServerProcess:
         command = [sys.executable, "-m", "hatcher.server", "run", "--data-dir", self.data_dir,
-                   "--host", "127.0.0.1", "--port", str(self.port), "--admin", f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}"]
+                   "--host", "127.0.0.1", "--port", str(self.port), "--admin", f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}",
+                   # the suite sends the admin's e-mail with wrong passwords on purpose, more than 10 times
+                   "--login-failure-limit", str(SUITE_LOGIN_FAILURE_LIMIT)]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from server_world import PASSWORD, World, build_world, give_password  # noqa: F401 - re-exported
 from stack.brood import stack_mode
-from stack.fixtures import postgres, replica_set, seaweed, stack_brood  # noqa: F401 - re-exported
+from stack.fixtures import SUITE_LOGIN_FAILURE_LIMIT, postgres, replica_set, seaweed, stack_brood  # noqa: F401
 
 from hatcher.server.runner import EmbeddedBrood
 
@@ -26,7 +26,7 @@ def brood(request: pytest.FixtureRequest) -> Iterator[EmbeddedBrood]:
     if stack_mode():
         yield request.getfixturevalue("stack_brood")
         return
-    with EmbeddedBrood() as server:
+    with EmbeddedBrood(login_failure_limit=SUITE_LOGIN_FAILURE_LIMIT) as server:
         yield server
 
 

@@ -93,17 +93,17 @@ def test_a_sqlite_data_directory_from_before_migrations_is_refused_then_upgraded
     refused = _hatcher("serve", "--data-dir", str(data), "--port", "0")
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.strip().splitlines() == [
-        "The database schema is out of date (revision 0001, this release needs 0002): run "
+        "The database schema is out of date (revision 0001, this release needs 0003): run "
         "`hatcher server db upgrade`, or start the server with --upgrade-db"]
     # When the schema is upgraded
     upgraded = _hatcher("server", "db", "upgrade", "--data-dir", str(data))
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip().endswith("from revision 0001 to 0002.")
+    assert upgraded.stdout.strip().endswith("from revision 0001 to 0003.")
     # Then a server serves everything that was there, and a second upgrade changes nothing
     with EmbeddedBrood(str(data), admin=tuple(MANIFEST["admin"])) as brood:
         _check_upgraded_server(brood, MANIFEST["api_token"], tmp_path)
     again = _hatcher("server", "db", "upgrade", "--data-dir", str(data))
-    assert again.returncode == 0 and "is up to date (revision 0002)" in again.stdout
+    assert again.returncode == 0 and "is up to date (revision 0003)" in again.stdout
 
 
 def test_upgrade_db_at_start(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_a_postgresql_database_from_before_migrations_is_upgraded(postgres: Any,
     refused = _hatcher("serve", "--data-dir", str(data), "--database-url", url, "--port", "0")
     assert refused.returncode == 1 and "hatcher server db upgrade" in refused.stderr, refused.stderr
     upgraded = _hatcher("server", "db", "upgrade", "--database-url", url)
-    assert upgraded.returncode == 0 and "from revision 0001 to 0002" in upgraded.stdout, upgraded.stderr
+    assert upgraded.returncode == 0 and "from revision 0001 to 0003" in upgraded.stdout, upgraded.stderr
     with EmbeddedBrood(str(data), database_url=url, admin=tuple(MANIFEST["admin"])) as brood:
         _check_upgraded_server(brood, MANIFEST["postgresql_api_token"], tmp_path)
 

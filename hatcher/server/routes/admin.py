@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hatcher.server.artefact_service import delete_repository as delete_repository_artefacts
+from hatcher.server.audit import record_by
 from hatcher.server.db import Organization, Repository, Team, User
 from hatcher.server.deps import (
     add_routes,
@@ -22,6 +23,7 @@ from hatcher.server.deps import (
     query_flag,
 )
 from hatcher.server.errors import ApiError
+from hatcher.server.routes.artefacts import uploader
 from hatcher.server.security import ORGANIZATION_ADMINISTRATOR, Principal, organization_role, repository_role
 
 router = APIRouter()
@@ -141,6 +143,7 @@ def create_organization(db: Session = Depends(get_db), principal: Principal = De
     if db.scalar(select(Organization).where(Organization.name == name)) is not None:
         raise ApiError(409, f"Organization '{name}' already exists")
     db.add(Organization(name=name, description=body["description"]))
+    record_by(db, principal, "organization.create", name, name)
     commit_unique(db, f"Organization '{name}' already exists")
     return {"name": name, "description": body["description"]}
 
@@ -184,6 +187,7 @@ def create_repository(organization_name: str, db: Session = Depends(get_db),
     if any(repository.name == name for repository in organization.repositories):
         raise ApiError(409, f"Repository '{organization.name}/{name}' already exists")
     organization.repositories.append(Repository(name=name, description=body["description"]))
+    record_by(db, principal, "repository.create", f"{organization.name}/{name}", organization.name)
     commit_unique(db, f"Repository '{organization.name}/{name}' already exists")
     return {"name": name, "description": body["description"]}
 
@@ -200,7 +204,8 @@ def delete_repository(organization_name: str, repository_name: str, request: Req
     repository = repository_of(organization, repository_name)
     force = query_flag(request, "force")
     db.rollback()  # the deletion runs in a transaction of its own
-    delete_repository_artefacts(request.app.state.services, repository.id, force, repository.full_name)
+    delete_repository_artefacts(request.app.state.services, repository.id, force, repository.full_name,
+                                uploader(principal, repository))
 
 
 add_routes(router, lambda urls: urls.admin.organizations.repositories, list_repositories, ["GET"])
@@ -240,6 +245,8 @@ def create_user(organization_name: str, db: Session = Depends(get_db),
     user.organizations.append(organization)
     for team in teams:
         team.members.append(user)
+    record_by(db, principal, "user.create", f"{organization.name}/{email}", organization.name,
+              teams=[team.name for team in teams])
     commit_unique(db, f"User '{email}' was added concurrently")
     return _user_document(user, organization)
 
@@ -270,6 +277,7 @@ def delete_user(organization_name: str, email: str, db: Session = Depends(get_db
         if user in team.members:
             team.members.remove(user)
     user.organizations.remove(organization)
+    record_by(db, principal, "user.delete", f"{organization.name}/{email}", organization.name)
     db.commit()
 
 

@@ -104,8 +104,13 @@ def _file(request: Request, db: Session, artefact: Artefact) -> Response:
     return request.app.state.store.response(key, artefact.size, headers, request.headers)
 
 
-def _delete(request: Request, artefact: Artefact) -> Response:
-    service.delete_artefact(request.app.state.services, artefact.id)
+def uploader(principal: Principal, repository: Repository) -> service.Uploader:
+    """Who changes ``repository``, for the audit log."""
+    return service.Uploader(principal.email, principal.address, repository.organization.name, repository.full_name)
+
+
+def _delete(request: Request, principal: Principal, repository: Repository, artefact: Artefact) -> Response:
+    service.delete_artefact(request.app.state.services, artefact.id, uploader(principal, repository))
     return Response(status_code=204)
 
 
@@ -125,7 +130,7 @@ def delete_egg(request: Request, organization_name: str, repository_name: str, p
                db: Session = Depends(get_db)) -> Response:
     """Delete an egg (REST §8.4); ``force`` is accepted and ignored."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, UPLOAD_REPOSITORY)
-    return _delete(request, _egg(db, repository, platform, python_tag, name, version))
+    return _delete(request, principal, repository, _egg(db, repository, platform, python_tag, name, version))
 
 
 def egg_metadata(organization_name: str, repository_name: str, platform: str, python_tag: str, name: str,
@@ -167,7 +172,8 @@ def _chunks(values: list[Any]) -> Any:
         yield values[start:start + _REINDEX_CHUNK]
 
 
-def _reindex(db: Session, repository: Repository, platform: Optional[str], body: Any) -> Response:
+def _reindex(db: Session, principal: Principal, repository: Repository, platform: Optional[str],
+             body: Any) -> Response:
     """Enable the listed eggs: one lookup and one update per 500 eggs, whatever the batch's size."""
     items = _reindex_items(body)
     canonical = ingest.canonical_platform(platform) if platform is not None else None
@@ -191,6 +197,7 @@ def _reindex(db: Session, repository: Repository, platform: Optional[str], body:
     for ids in _chunks(found):
         db.execute(update(Artefact).where(Artefact.id.in_(ids)).values(enabled=True))
     service.bump_generation(db, repository.id)
+    uploader(principal, repository).record(db, ingest.EGG, "reindex", canonical or "*", "eggs", enabled=len(found))
     db.commit()
     return JSONResponse({"enabled": len(found)}, status_code=202)
 
@@ -200,7 +207,7 @@ def reindex_eggs(organization_name: str, repository_name: str, platform: str,
                  db: Session = Depends(get_db)) -> Response:
     """Enable (index) eggs of one platform (REST §8.7)."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, UPLOAD_REPOSITORY)
-    return _reindex(db, repository, platform, parse_json(raw))
+    return _reindex(db, principal, repository, platform, parse_json(raw))
 
 
 def reindex_repository(organization_name: str, repository_name: str,
@@ -208,7 +215,7 @@ def reindex_repository(organization_name: str, repository_name: str,
                        db: Session = Depends(get_db)) -> Response:
     """Enable eggs repository-wide, on every platform (the legacy v0 endpoint of hatcher 0.6-0.8)."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, UPLOAD_REPOSITORY)
-    return _reindex(db, repository, None, parse_json(raw))
+    return _reindex(db, principal, repository, None, parse_json(raw))
 
 
 # -- runtimes -----------------------------------------------------------------------------------
@@ -243,7 +250,7 @@ def delete_runtime_v1(request: Request, organization_name: str, repository_name:
                       principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """Delete a v1 runtime; ``force`` is accepted and ignored."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, UPLOAD_REPOSITORY)
-    return _delete(request, _runtime_v1(db, repository, platform, implementation, version))
+    return _delete(request, principal, repository, _runtime_v1(db, repository, platform, implementation, version))
 
 
 def runtime_v1_metadata(organization_name: str, repository_name: str, platform: str, implementation: str,
@@ -278,7 +285,7 @@ def delete_bundle(request: Request, organization_name: str, repository_name: str
                   principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
     """Delete a bundle (on its metadata path); ``force`` is accepted and ignored."""
     repository, _ = repository_for(db, principal, organization_name, repository_name, UPLOAD_REPOSITORY)
-    return _delete(request, _bundle(db, repository, platform, python_tag, name, version))
+    return _delete(request, principal, repository, _bundle(db, repository, platform, python_tag, name, version))
 
 
 add_routes(router, lambda urls: urls.data.eggs.download, download_egg, ["GET"])

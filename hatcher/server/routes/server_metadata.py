@@ -53,7 +53,23 @@ def list_all_python_tags(principal: Principal = Depends(get_principal),
 
 
 def accessible_repositories(db: Session, principal: Principal) -> list[tuple[Repository, str]]:
-    """Every repository the principal holds a role on, with its strongest role, sorted by ``org/repo``."""
+    """Every repository the principal holds a role on, with its strongest role, sorted by ``org/repo``.
+
+    For a scoped API token: those its scopes name, with the lesser of its owner's role and theirs.
+    """
+    pairs = _owner_repositories(db, principal)
+    if principal.scopes is None:
+        return pairs
+    scoped = []
+    for repository, role in pairs:
+        granted = [scope.role for scope in principal.scopes
+                   if scope.covers(repository.organization.name, repository.name)]
+        if granted:
+            scoped.append((repository, min(role, max(granted, key=ROLES.index), key=ROLES.index)))
+    return scoped
+
+
+def _owner_repositories(db: Session, principal: Principal) -> list[tuple[Repository, str]]:
     if principal.is_superuser:
         return sorted(((repository, ORGANIZATION_ADMINISTRATOR) for repository in db.scalars(select(Repository))),
                       key=lambda pair: pair[0].full_name)

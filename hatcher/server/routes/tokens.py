@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hatcher.core.url_templates import TOKENS_AUTH_PATH
+from hatcher.server.audit import record_by
 from hatcher.server.coordination import invalidation_message
 from hatcher.server.db import ApiToken, SessionToken, utcnow
 from hatcher.server.deps import (
@@ -26,6 +27,7 @@ from hatcher.server.deps import (
 from hatcher.server.errors import ApiError
 from hatcher.server.security import (
     Principal,
+    Scope,
     issue_session_token,
     new_secret,
     token_hash,
@@ -42,27 +44,71 @@ def _iso(moment: Optional[datetime.datetime]) -> Optional[str]:
     return None if moment is None else moment.isoformat()
 
 
+#: Most scopes one token may hold.
+MAX_SCOPES = 100
+
+
+def _scopes(value: Any) -> Optional[list[str]]:
+    """The ``scopes`` of a token request, checked and without duplicates (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or len(value) > MAX_SCOPES:
+        raise ApiError(400, f"Invalid request body: 'scopes' must be a list of 1 to {MAX_SCOPES} "
+                            "'ROLE:ORGANIZATION/REPOSITORY' strings")
+    return list(dict.fromkeys(str(Scope.parse(text)) for text in value))
+
+
+def _expires(value: Any) -> Optional[datetime.datetime]:
+    """The ``expires`` of a token request as naive UTC: an ISO 8601 time in the future."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise ApiError(400, f"Invalid request body: 'expires' must be an ISO 8601 time, got {str(value)[:64]!r}"
+                       ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    if moment <= utcnow():
+        raise ApiError(400, f"Invalid request body: 'expires' ({moment.isoformat()} UTC) is in the past")
+    return moment
+
+
 def create_api_token(db: Session = Depends(get_db), principal: Principal = Depends(get_principal),
                      raw: bytes = Depends(body_bytes)) -> Any:
-    """Create an API token for the caller from ``{"name"}``.
+    """Create an API token for the caller from ``{"name"}``, optionally ``"scopes"`` and ``"expires"``.
 
     The name is at most 64 characters and may not contain ``/`` (nor ``..``, ``\\`` or
     control characters); 400 otherwise, 409 when the caller already has a token of that name.
+    ``scopes`` lists ``ROLE:ORG/REPO`` (ROLE ``read_index``, ``read_repository`` or
+    ``upload_repository``; REPO may be ``*``); ``expires`` is an ISO 8601 time (UTC unless
+    it has an offset). Without them the token does what its owner can, and never expires.
 
     Returns
     -------
     dict
-        201 ``{"name", "token"}``: the only time the secret is shown (only its sha256 is kept).
+        201 ``{"name", "token"}`` (and ``scopes``, ``expires`` when given): the only time
+        the secret is shown (only its sha256 is kept).
     """
-    body = check_fields(parse_json(raw), {"name": str})
+    body = check_fields(parse_json(raw), {"name": str}, {"scopes": (list, type(None)), "expires": (str, type(None))})
     name = check_name(body["name"], "token name", MAX_TOKEN_NAME_LENGTH)
+    scopes = _scopes(body.get("scopes"))
+    expires = _expires(body.get("expires"))
     exists = db.scalar(select(ApiToken.id).where(ApiToken.user_id == principal.user_id, ApiToken.name == name))
     if exists is not None:
         raise ApiError(409, f"You already have an API token named '{name}'")
     secret = new_secret()
-    db.add(ApiToken(user_id=principal.user_id, name=name, token_hash=token_hash(secret)))
+    db.add(ApiToken(user_id=principal.user_id, name=name, token_hash=token_hash(secret), scopes=scopes,
+                    expires=expires))
+    record_by(db, principal, "token.create", f"token:{principal.email}/{name}", scopes=scopes,
+              expires=_iso(expires))
     commit_unique(db, f"You already have an API token named '{name}'")
-    return {"name": name, "token": secret}
+    answer = {"name": name, "token": secret}
+    if scopes is not None:
+        answer["scopes"] = scopes
+    if expires is not None:
+        answer["expires"] = _iso(expires)
+    return answer
 
 
 def list_api_tokens(db: Session = Depends(get_db), principal: Principal = Depends(get_principal)) -> Any:
@@ -72,11 +118,19 @@ def list_api_tokens(db: Session = Depends(get_db), principal: Principal = Depend
     -------
     dict
         ``{"tokens": [{"name", "created", "last_used"}, ...]}``; times are ISO 8601 UTC
-        without a zone, ``last_used`` is null for a token never used.
+        without a zone, ``last_used`` is null for a token never used. A token with scopes
+        or an expiry also has ``scopes`` and ``expires`` (a token without them is listed as
+        the Brood API describes it).
     """
     tokens = db.scalars(select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id))
-    return {"tokens": [{"name": token.name, "created": _iso(token.created), "last_used": _iso(token.last_used)}
-                       for token in tokens]}
+    return {"tokens": [_token_document(token) for token in tokens]}
+
+
+def _token_document(token: ApiToken) -> dict[str, Any]:
+    document = {"name": token.name, "created": _iso(token.created), "last_used": _iso(token.last_used)}
+    if token.scopes is not None or token.expires is not None:
+        document.update(scopes=token.scopes, expires=_iso(token.expires))
+    return document
 
 
 def delete_api_token(name: str, db: Session = Depends(get_db), principal: Principal = Depends(get_principal)) -> None:
@@ -85,6 +139,7 @@ def delete_api_token(name: str, db: Session = Depends(get_db), principal: Princi
     if token is None:
         raise ApiError(404, f"No such API token: '{name}'")
     db.delete(token)
+    record_by(db, principal, "token.revoke", f"token:{principal.email}/{name}")
     db.commit()
 
 

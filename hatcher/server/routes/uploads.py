@@ -24,12 +24,11 @@ from starlette.requests import ClientDisconnect
 from hatcher.server import artefact_service as service
 from hatcher.server import ingest
 from hatcher.server.blobstore import Writer
-from hatcher.server.deps import add_routes, find_repository_ids, parse_bool
+from hatcher.server.deps import add_routes, find_repository_ids, parse_bool, principal_of
 from hatcher.server.errors import ApiError, as_api_error
 from hatcher.server.fast_lane import fast_route
 from hatcher.server.security import (
     UPLOAD_REPOSITORY,
-    authenticate,
     cheap_to_authenticate,
     check_role,
     role_on_repository,
@@ -153,18 +152,21 @@ class _Target:
     platform: Optional[str] = attr.ib()
     overwrite: bool = attr.ib()
     enabled: bool = attr.ib()
+    uploader: service.Uploader = attr.ib()
 
 
 def _authorize(request: Request, organization_name: str, repository_name: str, platform: Optional[str],
                overwrite: Optional[str], enabled: Optional[str]) -> _Target:
     """401/404/403 (credentials and rights first), then 400 for a bad platform or flag."""
     with request.app.state.sessionmaker() as db:
-        principal = authenticate(db, request.headers.get("authorization"))
+        principal = principal_of(request, db)
         repository_id, organization_id = find_repository_ids(db, organization_name, repository_name)
         check_role(role_on_repository(db, principal, repository_id, organization_id), UPLOAD_REPOSITORY,
                    f"{organization_name}/{repository_name}")
     return _Target(repository_id, ingest.canonical_platform(platform) if platform is not None else None,
-                   parse_bool(overwrite, "overwrite", False), parse_bool(enabled, "enabled", True))
+                   parse_bool(overwrite, "overwrite", False), parse_bool(enabled, "enabled", True),
+                   service.Uploader(principal.email, principal.address, organization_name,
+                                    f"{organization_name}/{repository_name}"))
 
 
 def _finish(request: Request, kind: str, target: _Target, receiver: MultipartReceiver) -> dict[str, Any]:
@@ -180,7 +182,7 @@ def _finish(request: Request, kind: str, target: _Target, receiver: MultipartRec
     ingest.check_identifier(receiver.filename, "file name")
     parsed = ingest.read_artefact(kind, incoming.source(), receiver.filename, target.platform, data)
     service.store_artefact(request.app.state.services, target.repository_id, parsed, incoming, digests,
-                           target.overwrite, target.enabled)
+                           target.overwrite, target.enabled, target.uploader)
     return {"kind": parsed.kind, "platform": parsed.platform, "python_tag": parsed.key, "name": parsed.name,
             "version": parsed.version, "filename": parsed.filename, "sha256": digests[0], "size": digests[2],
             "enabled": target.enabled}
