@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any, Iterator, Mapping, Optional
 
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, MalformedRangeHeader
 
 from hatcher.core import direct_io
 from hatcher.core.direct_io import DirectFile, aligned_buffer
@@ -111,10 +111,19 @@ class IncomingBlob:
 class BlobResponse(FileResponse):
     """A file answer read and sent in 1 MiB pieces (Starlette's 64 KiB means one thread hop per 64 KiB).
 
-    Range requests work as with :class:`~starlette.responses.FileResponse` (206, or 416).
+    Range requests work as with :class:`~starlette.responses.FileResponse` (206, or 416), except
+    that a malformed ``Range`` is ignored (the whole file, as RFC 9110 allows, and as the S3
+    store does) instead of a plain-text 400.
     """
 
     chunk_size = 1024 * 1024
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []
 
 
 class FileBlobStore(BlobStore):
