@@ -20,9 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-import pytest
 import requests
-from stack import ADMIN_EMAIL, ADMIN_PASSWORD, PostgresCluster, ReplicaSet, SeaweedS3, StartError
+from stack import ADMIN_EMAIL, ADMIN_PASSWORD, PostgresCluster, ReplicaSet, SeaweedS3
+from stack.fixtures import running_replicas
 from stack.processes import child_env
 
 from hatcher.core.url_templates import TOKENS_AUTH_PATH
@@ -243,14 +243,8 @@ def dedicated_replicas(postgres: PostgresCluster, seaweed: SeaweedS3, directory:
     database_url = postgres.create_database(label)
     replicas = ReplicaSet(count, directory, database_url=database_url, s3=seaweed, prefix=label.replace("_", "-"),
                           extra_args=list(extra_args))
-    try:
-        replicas.start()
-    except StartError as error:
-        pytest.fail(f"the hatcher servers of {name} did not start: {error}", pytrace=False)
-    try:
+    with running_replicas(replicas, name):
         yield replicas
-    finally:
-        replicas.stop()
 
 
 def prefix_of(replicas: ReplicaSet) -> str:

@@ -42,14 +42,19 @@ def _age(brood: EmbeddedBrood, sha256: str, seconds: int) -> None:
         db.commit()
 
 
+def _uploaded_and_deleted(brood: EmbeddedBrood, unique: Callable[[str], str], tmp_path: Path) -> tuple[Any, str, str]:
+    """Upload an egg to a new repository, then delete it; ``(its platform, the egg's path, its sha256)``."""
+    platform = make_repo(brood, unique, 1).platform()
+    egg = builders.build_egg(str(tmp_path))
+    platform.upload_egg(egg)
+    platform.delete_egg("cp27", "dummy", "1.0.1-1")
+    return platform, egg, sha256_of(egg)
+
+
 def test_a_deleted_artefacts_blob_stays_for_the_grace_period(graceful: EmbeddedBrood, unique: Callable[[str], str],
                                                              tmp_path: Path) -> None:
     # Given an egg uploaded, then deleted
-    platform = make_repo(graceful, unique, 1).platform()
-    egg = builders.build_egg(str(tmp_path))
-    digest = sha256_of(egg)
-    platform.upload_egg(egg)
-    platform.delete_egg("cp27", "dummy", "1.0.1-1")
+    _, _, digest = _uploaded_and_deleted(graceful, unique, tmp_path)
     # Then its blob is kept, marked unreferenced, and a pass within the grace period keeps it
     assert _blob(graceful, digest).unreferenced_since is not None
     assert collect_garbage(graceful.app.state.services).blobs == ()
@@ -63,11 +68,7 @@ def test_a_deleted_artefacts_blob_stays_for_the_grace_period(graceful: EmbeddedB
 def test_an_upload_within_the_grace_period_reuses_the_blob(graceful: EmbeddedBrood, unique: Callable[[str], str],
                                                            tmp_path: Path) -> None:
     # Given an egg deleted long ago (its grace period over, but not collected yet)
-    platform = make_repo(graceful, unique, 1).platform()
-    egg = builders.build_egg(str(tmp_path))
-    digest = sha256_of(egg)
-    platform.upload_egg(egg)
-    platform.delete_egg("cp27", "dummy", "1.0.1-1")
+    platform, egg, digest = _uploaded_and_deleted(graceful, unique, tmp_path)
     _age(graceful, digest, 7200)
     # When the same content is uploaded again
     platform.upload_egg(egg)
@@ -113,11 +114,8 @@ def test_the_gc_command_prints_what_it_removed(tmp_path: Path, unique: Callable[
     # Given a stopped server's data directory with a blob unreferenced for a while
     data = tmp_path / "data"
     with EmbeddedBrood(str(data), gc_grace=3600, gc_interval=0) as brood:
-        platform = make_repo(brood, unique, 1).platform()
-        egg = builders.build_egg(str(tmp_path))
-        platform.upload_egg(egg)
-        platform.delete_egg("cp27", "dummy", "1.0.1-1")
-        _age(brood, sha256_of(egg), 100)
+        _, egg, digest = _uploaded_and_deleted(brood, unique, tmp_path)
+        _age(brood, digest, 100)
     # When `hatcher server gc` runs with a shorter grace period
     result = subprocess.run([sys.executable, "-m", "hatcher", "server", "gc", "--data-dir", str(data), "--grace", "60"],
                             capture_output=True, text=True, timeout=120)
