@@ -171,9 +171,23 @@ def run(max_examples: int, seed_value: Optional[int], workers: int, extra: Seque
             # In its own working directory: schemathesis leaves nothing in the checkout.
             status = subprocess.call(command, cwd=workdir, env=environment)
             print(f"schemathesis finished in {time.monotonic() - started:.0f} s with status {status}", flush=True)
+            _print_audit(brood)
             return status
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _print_audit(brood: EmbeddedBrood) -> None:
+    """How many audit events the run left, by action (the log must keep up with the fuzzer)."""
+    from sqlalchemy import func, select
+
+    from hatcher.server.db import AuditEvent
+
+    with brood.app.state.sessionmaker() as db:
+        counts = db.execute(select(AuditEvent.action, func.count()).group_by(AuditEvent.action)
+                            .order_by(func.count().desc())).all()
+    print(f"audit events logged: {sum(count for _, count in counts)} "
+          f"({', '.join(f'{action} {count}' for action, count in counts)})", flush=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
