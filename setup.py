@@ -20,7 +20,7 @@ TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycop
                  "openapi-spec-validator>=0.7"]
 DOCS_REQUIRES = ["sphinx>=7", "sphinx-click>=5"]
 SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "alembic>=1.13", "python-multipart>=0.0.9",
-                   "pyyaml>=6", "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'"]
+                   "pyyaml>=6", "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'", "jinja2>=3.1"]
 #: The S3 blob store (obstore, pinned: its API moves between minor releases) and the PostgreSQL driver.
 S3_REQUIRES = ["obstore==0.12.1; python_version >= '3.11'"]
 POSTGRESQL_REQUIRES = ["psycopg[binary]>=3.2"]
@@ -35,7 +35,8 @@ setup(
     url="https://github.com/hatcher-dev/hatcher",
     packages=find_packages(exclude=["tests", "tests.*"]),
     # The Alembic environment and its revisions are read as files, not imported as a package.
-    package_data={"hatcher.server": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"]},
+    package_data={"hatcher.server": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
+                  "hatcher.server.web": ["templates/*.html", "static/*.css", "static/*.js", "static/vendor/*"]},
     python_requires=">=3.9",
     install_requires=[
         "requests>=2.25,<3",

@@ -31,6 +31,10 @@ What happens:
    the big egg through S3 against files, ``eggs batch-upload --jobs 8`` through nginx to 1, 2 and
    3 replicas on PostgreSQL + S3 with where the time goes, and the egg index on PostgreSQL. It
    prints tables of its own after the main one; its targets are listed with the others.
+5. The web interface group of issue 12 (``--only ui``): logged in through ``/login`` with one
+   keep-alive ``requests`` session, the p50 of ``--index-requests`` GETs of the platform page of
+   the pre-filled index (first, middle and last page of its egg names), of the repository page,
+   of an egg-name page and of searches; ours only (no reference, no curl). ``--only ui`` needs no reference client.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ ORG, PLATFORM, TAG = "bench", "rh7-x86_64", "cp38"
 INDEX_REPO = "index"
 MIB = 1 << 20
 #: The groups of ``--only`` measured against the reference and curl, in the order they run.
-GROUPS = ("upload", "download", "batch", "index", "startup")
+GROUPS = ("upload", "download", "batch", "index", "startup", "ui")
 #: The scale-out groups (``benchmarks/scale.py``; ``--only scale`` is all three), run after the others.
 SCALE_PARTS = ("scale-s3", "scale-batch", "scale-index")
 
@@ -512,6 +516,63 @@ class Bench:
         self.rows.append(row)
         self.figures["index_ms"] = {who: row.get(who) for who in p50s}
 
+    def bench_ui(self) -> None:
+        """Issue 12: p50 of the web interface's pages on the pre-filled platform (see the module's point 5)."""
+        import requests as requests_module
+
+        from hatcher.server.bench_data import VERSIONS_PER_NAME
+
+        count, requests = self.options.index_eggs, self.options.index_requests
+        names = -(-count // VERSIONS_PER_NAME)
+        pages = -(-names // 50)  # hatcher.server.web.queries.PER_PAGE
+        self.log(f"web interface on a platform of {count} eggs ({names} names), {requests} GETs per page ...")
+        session = requests_module.Session()
+        session.trust_env = False
+        form = session.get(f"{self.server.url}/login", timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        answer = session.post(f"{self.server.url}/login", data={"email": ADMIN[0], "password": ADMIN[1], "next": "/",
+                                                                "csrf": csrf.group(1) if csrf else ""},
+                              allow_redirects=False, timeout=30)
+        if answer.status_code != 303 or "hatcher_session" not in session.cookies:
+            raise ChildFailed(f"web login failed: {answer.status_code} {answer.text[:200]}")
+        platform_url = f"/ui/{ORG}/{INDEX_REPO}/{PLATFORM}"
+        middle = f"bench_pkg{names // 2:05d}"
+        cases = [
+            ("UI repository page (its platforms, with counts)", f"/ui/{ORG}/{INDEX_REPO}", PLATFORM),
+            (f"UI platform page 1 of {pages} ({count} eggs)", f"{platform_url}?kind=eggs&page=1", "bench_pkg00000"),
+            (f"UI platform page {pages // 2 + 1} of {pages}", f"{platform_url}?kind=eggs&page={pages // 2 + 1}",
+             "bench_pkg"),
+            (f"UI platform page {pages} of {pages}", f"{platform_url}?kind=eggs&page={pages}",
+             f"bench_pkg{names - 1:05d}"),
+            (f"UI platform page {pages}, newest first", f"{platform_url}?kind=eggs&sort=updated&page={pages}",
+             "bench_pkg"),
+            ("UI egg-name page (5 versions)", f"{platform_url}/eggs/{middle}", middle),
+            (f"UI search, {names} matching names, page 1", "/search?q=bench_pkg", "bench_pkg00000"),
+            (f"UI search, {names} matching names, last page", f"/search?q=bench_pkg&page={pages}",
+             f"bench_pkg{names - 1:05d}"),
+            ("UI search, 10 matching names", f"/search?q={middle[:-1]}", middle),
+        ]
+        figures: dict[str, float] = {}
+        for label, path, expected in cases:
+            runs = []
+            for _ in range(self.options.runs):
+                times = []
+                for _ in range(requests + 1):
+                    start = time.perf_counter()
+                    response = session.get(self.server.url + path, timeout=60, allow_redirects=False)
+                    elapsed = time.perf_counter() - start
+                    if response.status_code != 200 or expected not in response.text:
+                        raise ChildFailed(f"{path}: {response.status_code}, {expected!r} not in the page")
+                    times.append(elapsed)
+                runs.append(statistics.median(times[1:]))  # the first GET warms up
+            figures[label] = median(runs) * 1e3
+            self.log(f"  {label}: p50 {figures[label]:.1f} ms")
+            self.rows.append({"name": f"{label}, p50 of {requests} GETs (ms)", "format": "{:.1f}",
+                              "ours": figures[label]})
+        self.rows[-1]["note"] = ("web interface: one logged-in keep-alive requests session, the server's HTML "
+                                 "page (50 rows) per GET; median of the runs' p50s")
+        self.figures["ui_ms"] = figures
+
     def bench_startup(self) -> None:
         runs = self.options.startup_runs
         self.log(f"start-up, {runs} runs each ...")
@@ -619,6 +680,9 @@ def targets(figures: dict, quick: bool) -> list[tuple[str, Optional[bool], str]]
     add("server: index p50 <= 150 ms (our client)", index.get("ours"), lambda v: v <= 150, "{:.1f} ms")
     add("server: upload ingest >= 300 MB/s (curl)", figures.get("ingest_mb_s"), lambda v: v >= 300, "{:.0f} MB/s")
     startup = figures.get("startup", {})
+    ui = figures.get("ui_ms")
+    add("web interface: every page p50 <= 200 ms on a 20,000-egg platform", max(ui.values()) if ui else None,
+        lambda v: v <= 200, "slowest {:.1f} ms")
     add("`import hatcher.api` <= 60 ms", startup.get("import hatcher.api", {}).get("ours"), lambda v: v <= 60,
         "{:.0f} ms")
     add("`hatcher --help` <= 250 ms", startup.get("hatcher --help", {}).get("ours"), lambda v: v <= 250,
@@ -705,7 +769,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.perf_counter()
     groups, scale_parts = options.only & set(GROUPS), options.only & set(SCALE_PARTS)
     reference_python = reference_hatcher = reference_env = None
-    if not options.no_reference and groups:
+    if not options.no_reference and groups - {"ui"}:
         reference = load_reference_module()
         print("preparing the reference client 0.17.0 virtualenv ...", file=sys.stderr, flush=True)
         venv = reference.ensure_reference_venv(options.reference_venv)
@@ -751,6 +815,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 bench.bench_index()
             if "startup" in options.only:
                 bench.bench_startup()
+            if "ui" in options.only:
+                bench.bench_ui()
             server.stop()  # idle from here on: out of the way of the scale-out group
         if scale_parts:
             from scale import ScaleBench  # issue 8: S3, replicas and PostgreSQL (benchmarks/scale.py)

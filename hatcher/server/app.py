@@ -101,5 +101,8 @@ def create_app(settings: ServerSettings, services: Optional[Services] = None) ->
     # Routes are matched in order: the busiest (uploads, artefacts, indices) first.
     for module in (uploads, artefacts, indices, tokens, server_metadata, admin, teams, audit):
         app.include_router(module.router)
+    from hatcher.server import web
+
+    web.install(app)
     app.add_middleware(FastLane, routes=uploads.FAST_ROUTES)
     return app

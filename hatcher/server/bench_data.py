@@ -97,10 +97,15 @@ def populate_egg_index(app_or_sessionmaker: Any, organization: str, repository: 
             Artefact.repository_id == repo.id, Artefact.kind == EGG, Artefact.platform == canonical,
             Artefact.key == python_tag)).all())
         rows = egg_rows(repo.id, canonical, count, python_tag, start=existing)
+        # The same (fake) content in another repository shares its blob row, as real uploads do.
+        digests = [row["sha256"] for row in rows]
+        known = {digest for offset in range(0, len(digests), 5000)
+                 for digest in db.scalars(select(Blob.sha256).where(Blob.sha256.in_(digests[offset:offset + 5000])))}
         blobs = [{"sha256": row["sha256"], "key": f"bench/{row['sha256']}", "md5": row["md5"], "size": row["size"]}
-                 for row in rows]
+                 for row in rows if row["sha256"] not in known]
         for offset in range(0, len(rows), 5000):
-            db.execute(insert(Blob), blobs[offset:offset + 5000])
+            if blobs[offset:offset + 5000]:
+                db.execute(insert(Blob), blobs[offset:offset + 5000])
             db.execute(insert(Artefact), rows[offset:offset + 5000])
         bump_generation(db, repo.id)
         db.commit()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,13 +54,18 @@ def error_response(status: int, message: str, headers: Optional[dict[str, str]] 
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error, expected or not, a JSON ``{"error": ...}`` answer."""
 
+    def _answer(request: Request, status: int, message: str, headers: Optional[dict[str, str]] = None) -> Any:
+        html = getattr(request.app.state, "html_errors", None)  # the web interface's pages (hatcher.server.web)
+        page = html(request, status, message) if html is not None else None
+        return page if page is not None else error_response(status, message, headers)
+
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> Any:
+        return _answer(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        return _answer(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

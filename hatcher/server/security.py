@@ -309,7 +309,7 @@ def cheap_to_authenticate(authorization: Optional[str]) -> bool:
 _DEFAULT_LIMITS = throttle.LoginLimits()
 
 
-def _password_login(db: Session, email: str, password: str, address: Optional[str],
+def password_login(db: Session, email: str, password: str, address: Optional[str],
                     limits: throttle.LoginLimits) -> Principal:
     """Check a password, within the login throttle (see :mod:`hatcher.server.throttle`)."""
     failures = throttle.check(db, limits, email, address)
@@ -367,7 +367,7 @@ def authenticate(db: Session, authorization: Optional[str], address: Optional[st
     value = value.strip()
     if scheme == "basic":
         email, password = _basic_credentials(value)
-        return _password_login(db, email, password, address, limits or _DEFAULT_LIMITS)
+        return password_login(db, email, password, address, limits or _DEFAULT_LIMITS)
     if scheme == "bearer" and value:
         digest = token_hash(value)
         engine_id = id(db.get_bind())

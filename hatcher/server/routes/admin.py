@@ -271,7 +271,11 @@ def delete_user(organization_name: str, email: str, db: Session = Depends(get_db
     The user record itself (password, API tokens) is kept: it may belong to other
     organizations.
     """
-    organization = administered_organization(db, principal, organization_name)
+    remove_member(db, principal, administered_organization(db, principal, organization_name), email)
+
+
+def remove_member(db: Session, principal: Principal, organization: Organization, email: str) -> None:
+    """Remove the member ``email`` from ``organization`` and its teams, audited and committed; 404 for a non-member."""
     user = member_of(organization, email)
     for team in organization.teams:
         if user in team.members:

@@ -48,7 +48,7 @@ def _iso(moment: Optional[datetime.datetime]) -> Optional[str]:
 MAX_SCOPES = 100
 
 
-def _scopes(value: Any) -> Optional[list[str]]:
+def parse_scopes(value: Any) -> Optional[list[str]]:
     """The ``scopes`` of a token request, checked and without duplicates (None when absent)."""
     if value is None:
         return None
@@ -58,7 +58,7 @@ def _scopes(value: Any) -> Optional[list[str]]:
     return list(dict.fromkeys(str(Scope.parse(text)) for text in value))
 
 
-def _expires(value: Any) -> Optional[datetime.datetime]:
+def parse_expires(value: Any) -> Optional[datetime.datetime]:
     """The ``expires`` of a token request as naive UTC: an ISO 8601 time in the future."""
     if value is None:
         return None
@@ -72,6 +72,24 @@ def _expires(value: Any) -> Optional[datetime.datetime]:
     if moment <= utcnow():
         raise ApiError(400, f"Invalid request body: 'expires' ({moment.isoformat()} UTC) is in the past")
     return moment
+
+
+def issue_api_token(db: Session, principal: Principal, name: str, scopes: Optional[list[str]],
+                    expires: Optional[datetime.datetime]) -> str:
+    """Store a new API token of ``principal`` (its digest) and audit it; its secret, to be shown once.
+
+    Raises
+    ------
+    ApiError
+        409 when the principal already has a token of that name.
+    """
+    secret = new_secret()
+    db.add(ApiToken(user_id=principal.user_id, name=name, token_hash=token_hash(secret), scopes=scopes,
+                    expires=expires))
+    record_by(db, principal, "token.create", f"token:{principal.email}/{name}", scopes=scopes,
+              expires=_iso(expires))
+    commit_unique(db, f"You already have an API token named '{name}'")
+    return secret
 
 
 def create_api_token(db: Session = Depends(get_db), principal: Principal = Depends(get_principal),
@@ -92,17 +110,12 @@ def create_api_token(db: Session = Depends(get_db), principal: Principal = Depen
     """
     body = check_fields(parse_json(raw), {"name": str}, {"scopes": (list, type(None)), "expires": (str, type(None))})
     name = check_name(body["name"], "token name", MAX_TOKEN_NAME_LENGTH)
-    scopes = _scopes(body.get("scopes"))
-    expires = _expires(body.get("expires"))
+    scopes = parse_scopes(body.get("scopes"))
+    expires = parse_expires(body.get("expires"))
     exists = db.scalar(select(ApiToken.id).where(ApiToken.user_id == principal.user_id, ApiToken.name == name))
     if exists is not None:
         raise ApiError(409, f"You already have an API token named '{name}'")
-    secret = new_secret()
-    db.add(ApiToken(user_id=principal.user_id, name=name, token_hash=token_hash(secret), scopes=scopes,
-                    expires=expires))
-    record_by(db, principal, "token.create", f"token:{principal.email}/{name}", scopes=scopes,
-              expires=_iso(expires))
-    commit_unique(db, f"You already have an API token named '{name}'")
+    secret = issue_api_token(db, principal, name, scopes, expires)
     answer = {"name": name, "token": secret}
     if scopes is not None:
         answer["scopes"] = scopes
