@@ -4,20 +4,25 @@ It starts the embedded Brood server on a free loopback port with a temporary dat
 directory, walks through organizations, repositories, users, teams, eggs, runtimes, apps,
 bundles and API tokens with the Python API, then does the same with the ``hatcher``
 command line, printing each step. It exits 0 when every step worked and 1 (with the
-failed step named) otherwise, and always stops the server.
+failed step named) otherwise, and always stops the server; its last line is the address of
+the server's web interface. With ``--keep-serving`` the server keeps serving after the last
+step, until Ctrl-C, so that a person can open that address in a browser.
 
 Only the standard library and hatcher are used.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from typing import Any, Iterator, Optional, Sequence
 
 from hatcher.api import BroodBearerTokenAuth, BroodClient, BroodClientAuth
@@ -313,8 +318,38 @@ def command_line(demo: Demo, brood: Any, work: str) -> None:
             expect(result.returncode == wanted, f"exit status {result.returncode}, expected {wanted}")
 
 
-def main() -> int:
+def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The demo's options."""
+    parser = argparse.ArgumentParser(description="Walk through Getting Started against an embedded Brood server.")
+    parser.add_argument("--keep-serving", action="store_true",
+                        help="after the demo, keep the server running (until Ctrl-C) so you can open its web "
+                             "interface in a browser and log in as the demo's superuser")
+    return parser.parse_args(argv)
+
+
+def web_interface(brood: Any) -> str:
+    """The line naming the web interface of ``brood`` and whom to log in as (never the password itself)."""
+    return f"Web interface: {brood.url}/ (log in as {ADMIN[0]}, with the password ADMIN of examples/demo.py)"
+
+
+def keep_serving(brood: Any) -> None:
+    """Serve until Ctrl-C (SIGINT) or SIGTERM."""
+    print(f"\nThe server keeps serving: open {brood.url}/ in a browser. Press Ctrl-C to stop it.", flush=True)
+    stop = threading.Event()
+    # Both signals set the event (SIGINT even where the shell started the demo with it ignored).
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+        print()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo; return the exit status."""
+    arguments = parse_arguments(argv)
     try:
         from hatcher.server.runner import EmbeddedBrood
     except ModuleNotFoundError as exc:
@@ -332,6 +367,9 @@ def main() -> int:
                 demo.show("superuser", ADMIN[0])
             python_api(demo, brood, work)
             command_line(demo, brood, work)
+            if arguments.keep_serving:
+                print(f"\n{web_interface(brood)}", flush=True)
+                keep_serving(brood)
         except Exception as exc:  # noqa: BLE001 - any failure ends the demo with one clear message
             print(f"\nDEMO FAILED at step {demo.current}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
@@ -341,6 +379,10 @@ def main() -> int:
                     brood.stop()
                     demo.show("stopped", brood.url)
     print("\nThe demo completed: every step worked.")
+    if not arguments.keep_serving:
+        print("(The server stopped with the demo: run it with --keep-serving to browse what it made.)")
+    # The last line: the web interface of the server the demo started.
+    print(web_interface(brood))
     return 0
 
 
