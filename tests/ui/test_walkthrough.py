@@ -101,6 +101,21 @@ def test_the_other_kinds_of_files_have_tabs(admin):
         assert admin.find("nav.tabs a[aria-current=page]").text == label
 
 
+def test_sorting_swaps_the_list_in_place_with_htmx(admin):
+    # Given a platform page, and a mark in this document's JavaScript state
+    admin.visit(f"/ui/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}")
+    admin.driver.execute_script("window.hatcherMark = 'the same document'")
+    # When another sort order is chosen
+    admin.click(admin.link("Name (Z to A)"))
+    # Then the list is in that order, the address says so (history and bookmarks work), and the
+    # document is the same one: htmx swapped in the new <main> instead of loading a page
+    assert [cell.text for cell in admin.find_all("tbody th[scope=row]")] == ["scipy", "pandas", "numpy"]
+    assert "sort=" in admin.path
+    assert admin.driver.execute_script("return window.hatcherMark") == "the same document"
+    # And without JavaScript the same link loads the page (see test_the_pages_work_without_javascript)
+    assert admin.find("nav.sorts").get_attribute("hx-boost") == "true"
+
+
 def test_search_from_the_header(admin):
     # When the user types in the header's search box and presses Enter
     box = admin.find("#site-search")
