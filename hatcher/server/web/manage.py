@@ -23,6 +23,7 @@ from hatcher.server.db import Artefact, Repository
 from hatcher.server.deps import find_repository, get_db
 from hatcher.server.errors import ApiError
 from hatcher.server.routes.artefacts import uploader
+from hatcher.server.routes.uploads import SMALL_UPLOAD_SIZE
 from hatcher.server.security import UPLOAD_REPOSITORY, Principal, require_repository_role
 from hatcher.server.web import urls
 from hatcher.server.web.render import render
@@ -232,7 +233,9 @@ def _store(request: Request, who: service.Uploader, repository_id: int, canonica
     upload.file.seek(0, 2)
     length = upload.file.tell()
     upload.file.seek(0)
-    incoming = request.app.state.store.writer(length)
+    store = request.app.state.store
+    # As the API does: a small file in memory (published in one request), a large one streamed to the store.
+    incoming = store.memory_writer() if length <= SMALL_UPLOAD_SIZE else store.writer(length)
     try:
         while True:
             chunk = upload.file.read(_CHUNK)
