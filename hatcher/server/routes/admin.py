@@ -236,6 +236,18 @@ def create_user(organization_name: str, db: Session = Depends(get_db),
         if team is None:
             raise ApiError(400, f"No such team: '{organization.name}/{team_name}'")
         teams.append(team)
+    return _user_document(add_member(db, principal, organization, email, teams), organization)
+
+
+def add_member(db: Session, principal: Principal, organization: Organization, email: str,
+               teams: list[Team]) -> User:
+    """Add ``email`` (created, without a password, when new) to ``organization`` and ``teams``; audited, committed.
+
+    Raises
+    ------
+    ApiError
+        409 when the user is already a member.
+    """
     user = db.scalar(select(User).where(User.email == email))
     if user is None:
         user = User(email=email)
@@ -248,7 +260,7 @@ def create_user(organization_name: str, db: Session = Depends(get_db),
     record_by(db, principal, "user.create", f"{organization.name}/{email}", organization.name,
               teams=[team.name for team in teams])
     commit_unique(db, f"User '{email}' was added concurrently")
-    return _user_document(user, organization)
+    return user
 
 
 def user_metadata(organization_name: str, email: str, db: Session = Depends(get_db),

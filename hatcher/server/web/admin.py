@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from hatcher.server import ingest
 from hatcher.server.artefact_service import delete_repository as delete_repository_artefacts
 from hatcher.server.audit import record_by
-from hatcher.server.db import Artefact, Organization, Repository, Team, User
+from hatcher.server.db import Artefact, Organization, Repository, Team
 from hatcher.server.deps import check_name, commit_unique, get_db
 from hatcher.server.errors import ApiError
 from hatcher.server.routes.admin import (
+    add_member,
     administered_organization,
     check_email,
     current_user,
@@ -180,19 +181,11 @@ def _add_user(db: Session, principal: Principal, organization: Organization, for
     except ApiError as error:
         errors["user_teams"] = error.message
         return None
-    user = db.scalar(select(User).where(User.email == email))
-    if user is None:
-        user = User(email=email)
-        db.add(user)
-    elif organization in user.organizations:
-        errors["user_email"] = f"User '{email}' is already a member of '{organization.name}'."
+    try:
+        add_member(db, principal, organization, email, teams)
+    except ApiError as error:
+        errors["user_email"] = error.message
         return None
-    user.organizations.append(organization)
-    for team in teams:
-        team.members.append(user)
-    record_by(db, principal, "user.create", f"{organization.name}/{email}", organization.name,
-              teams=[team.name for team in teams])
-    commit_unique(db, f"User '{email}' was added concurrently")
     return email
 
 
