@@ -27,19 +27,76 @@ class GlobalOptions:
     debug: bool = attr.ib(default=False)
     api_version: int = attr.ib(default=1)
     progress: bool = attr.ib(default=True)
+    #: TLS verification from the profile (True, False or a CA bundle); ``insecure`` wins.
+    verify: Any = attr.ib(default=None)
+    #: The chosen :class:`~hatcher.cli.profiles.Profile`, or None.
+    profile: Any = attr.ib(default=None)
     _cache: dict[str, Any] = attr.ib(factory=dict, repr=False, eq=False)
+
+    @property
+    def verify_ssl(self) -> Any:
+        """What requests verifies TLS with: False with ``--insecure``, else the profile's ``verify`` or True."""
+        if self.insecure:
+            return False
+        return True if self.verify is None else self.verify
+
+    def credential_profile(self) -> Any:
+        """The profile whose credentials apply: the chosen one, if the URL in effect is its URL.
+
+        A ``--url`` / ``HATCHER_URL`` naming another server never receives the profile's token.
+        """
+        from hatcher.core.url_templates import split_base_url
+
+        profile = self.profile
+        if profile is None or not profile.url or not self.url:
+            return None
+        same = split_base_url(self.url.rstrip("/")) == split_base_url(profile.url.rstrip("/"))
+        return profile if same else None
+
+    def profile_token(self) -> Optional[str]:
+        """The API token of :meth:`credential_profile`: from the file, or from the system keyring."""
+        profile = self.credential_profile()
+        if profile is None:
+            return None
+        if profile.token:
+            return profile.token
+        if not profile.keyring:
+            return None
+        from hatcher.cli import keyring_store
+        from hatcher.cli.errors import CommandFailed
+
+        token = keyring_store.get_token(keyring_store.entry_key(profile.name, profile.url))
+        if token is None:
+            raise CommandFailed(f"The token of profile '{profile.name}' is missing from the system keyring: "
+                                f"run 'hatcher --profile {profile.name} login'")
+        return token
+
+    def effective_username(self) -> Optional[str]:
+        """The username in effect: ``--username`` / ``HATCHER_USERNAME``, else the profile's."""
+        if self.username is not None:
+            return self.username
+        profile = self.credential_profile()
+        return None if profile is None else profile.username
 
     def credentials(self) -> Any:
         """``(username, password)``, an API token, or None, resolved as in the specification.
 
         A username without a password prompts for it (hidden input); a username wins over a token.
+        Options and ``HATCHER_*`` variables come first; with none of them, the profile's token,
+        else its username (and a password given on its own) is used.
         """
-        if self.username is not None:
+        username, token = self.username, self.token
+        if username is None and token is None and self.credential_profile() is not None:
+            if self.password is None:
+                token = self.profile_token()
+            if token is None:
+                username = self.effective_username()
+        if username is not None:
             password = self.password
             if password is None:
                 password = click.prompt("Password", hide_input=True)
-            return (self.username, password)
-        return self.token
+            return (username, password)
+        return token
 
     def require_url(self) -> str:
         """The server URL; a usage error naming ``-u`` / ``--url`` when it is missing."""
@@ -60,10 +117,10 @@ class GlobalOptions:
 
             url = self.require_url()
             credentials = self.credentials()
-            auth = BroodClientAuth(url, credentials, verify_ssl=not self.insecure) if credentials else None
-            if self.insecure:
+            auth = BroodClientAuth(url, credentials, verify_ssl=self.verify_ssl) if credentials else None
+            if self.verify_ssl is False:
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            self._cache["client"] = BroodClient.from_url(url, auth=auth, verify_ssl=not self.insecure,
+            self._cache["client"] = BroodClient.from_url(url, auth=auth, verify_ssl=self.verify_ssl,
                                                          api_version=self.api_version)
         return self._cache["client"]
 
