@@ -11,6 +11,9 @@ import re
 import sys
 from pathlib import Path
 
+DOWNLOAD_NOTE = ("No file before the first ``next()``; an abandoned iterator leaves the directory as it was; "
+                 "chunks of up to 1 MiB (reference: 64 KiB). See the download notes above.")
+
 NOTES = {
     "`BroodBearerTokenAuth(token)`": "Kept (removed upstream in 0.15.0); exported from ``hatcher.api``.",
     "`BroodClientAuth(brood_url, credentials, verify_ssl=None)`":
@@ -34,7 +37,9 @@ NOTES = {
         "safe retries; default timeouts.",
     "`ModelRegistry` / `InvalidApiVersion` / `InvalidApiVersionDefinition` / `versioned_model`":
         "Fix of Q9: both exceptions are ``HatcherException`` subclasses (``InvalidApiVersion`` is also "
-        "a ``ValueError``).",
+        "a ``ValueError``; same ``args`` as the reference, a longer message).",
+    "`SinglePlatformRepository.iter_download_egg(...)` (same parameters)": DOWNLOAD_NOTE,
+    "`SinglePlatformRepository.iter_download_runtime(..., destination, expected_sha256=None)`": DOWNLOAD_NOTE,
     "`testing.make_testing_egg(dest_dir, egg_basename=None, **kwargs)`":
         "Builds real eggs with the standard library (no okonomiyaki).",
     "`core.utils.EggMetadata`": "Backed by hatcher's own egg reader (no okonomiyaki).",
@@ -180,7 +185,13 @@ Quirks
 * Q6: downloaded files get the permissions of the umask, not owner-only.
 * Q7: ``upload_app`` accepts ``verify``.
 * Q8: ``_api_version`` still warns.
-* Q9: ``InvalidApiVersion`` is a ``HatcherException``.
+* Q9: ``InvalidApiVersion`` is a ``HatcherException`` (and a ``ValueError``). It is raised,
+  as by the reference, for any number above ``MAX_API_VERSION`` (``2``, ``1.5``), and its
+  ``args`` are the reference's, ``(api_version,)``; its message says more than the
+  reference's (which is the bare version, e.g. ``2``): ``Unsupported API version: 2
+  (supported: 0 to 1)``. Other values that are not 0 or 1 (``-1``, ``None``, ``"1"``,
+  ``1.0``, ``True``) raise ``ValueError``, where the reference accepts ``1.0`` and ``True``
+  and raises ``TypeError`` for ``"1"``.
 
 Beyond the reference (where the specification says the reference does not do this):
 HTTP errors carry the server's error text; idempotent requests (GET, PUT, DELETE) are
@@ -189,6 +200,22 @@ connection could not be made; ``BroodClientAuth`` renews a session token that th
 expired early and re-sends the request once; requests have timeouts; uploads and
 downloads accept a ``progress`` callback; non-JSON bundle files raise ``InvalidBundle``;
 teams use the client's API root (the v1 mirror on an API-version-1 client).
+
+Downloads (``iter_download_egg``, ``iter_download_runtime``, ``BroodURLHandler.iter_download``):
+
+* As in the reference, the requests are sent when the method is called, so the length is
+  known, and no file is created until the caller starts iterating. Unlike the reference,
+  an iterator abandoned before its end (``close()``, or dropped and garbage-collected),
+  started or not, closes its connection and removes the ``.hatcher-partial`` file it
+  created: the directory is left exactly as it was. A transfer that fails (the connection
+  breaks more often than it is resumed, or an exception such as ``KeyboardInterrupt`` is
+  raised inside it) keeps its partial file, and the next download resumes it with a
+  ``Range`` request; an abandoned download that resumed an existing partial file keeps it.
+* The iterators yield the size of each chunk received: at most 1 MiB at a time, where the
+  reference yields 64 KiB (measured: a 3,146,546-byte egg gives 48 chunks of 65,536 bytes
+  and one of 818 with the reference, three of 1,048,576 and one of 818 here). The only
+  larger value is Q5's single ``content_length`` for a file already in place. Code that
+  counts chunks, or expects 64 KiB, sees fewer, larger ones; the sum is the same.
 
 Checklist
 ---------

@@ -202,6 +202,11 @@ def _filename_from_response(response: requests.Response) -> str:
         raise
 
 
+def _once(value: int) -> Iterator[int]:
+    """A generator of one value (it has ``close()``, as the iterator of a transfer has)."""
+    yield value
+
+
 class BroodURLHandler:
     """Send requests to one Brood server through one :class:`requests.Session`.
 
@@ -364,13 +369,15 @@ class BroodURLHandler:
                       ) -> tuple[int, Iterator[int]]:
         """Prepare a verified download; return ``(content_length, iterator)``.
 
-        Consuming the iterator streams the body to ``<target>.hatcher-partial`` (yielding
-        the size of each chunk), checks the sha256 of the whole file and renames it into
-        place. A partial file left by an interrupted download is continued with a
-        ``Range`` request (see :class:`~hatcher.core.download.ResumableDownload`). If the
-        target already exists with the expected sha256, nothing is downloaded and the
-        iterator yields ``content_length`` once (no request at all when ``filename`` is
-        given).
+        The request is sent now (so ``content_length`` is known) but no file is created:
+        consuming the iterator streams the body to ``<target>.hatcher-partial`` (yielding
+        the size of each chunk, at most 1 MiB), checks the sha256 of the whole file and
+        renames it into place. A partial file left by a failed download is continued with
+        a ``Range`` request (see :class:`~hatcher.core.download.ResumableDownload`).
+        Closing the iterator (``close()``, or dropping it) before its end releases the
+        connection and removes the partial file this download created. If the target
+        already exists with the expected sha256, nothing is downloaded and the iterator
+        yields ``content_length`` once (no request at all when ``filename`` is given).
 
         Raises
         ------
@@ -394,9 +401,9 @@ class BroodURLHandler:
         if expected_sha256 is not None and os.path.isfile(target) and file_digest(target) == expected_sha256:
             if response is not None:
                 response.close()
-            return length, iter([length])
+            return length, _once(length)
         download = ResumableDownload(lambda headers: self._stream(path, headers), target, expected_sha256, response)
-        return download.length, iter(download)
+        return download.length, download.chunks()
 
     def download_file(self, path: str, destination_directory: str | os.PathLike[str],
                       expected_sha256: str | None, filename: str | None = None,

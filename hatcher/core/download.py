@@ -1,19 +1,23 @@
 """Verified, resumable downloads: stream to ``<target>.hatcher-partial``, check sha256, rename into place.
 
-An interrupted download leaves its partial file; the next attempt (in the same call, or
-a later one) continues it with an HTTP ``Range`` request, and the whole file is still
-verified by sha256 before it appears under its name. A mismatch discards the partial
-file, so the next attempt starts over.
+No file is created before the transfer starts. A transfer that fails (the connection
+breaks more often than it is resumed, an exception is raised inside it) leaves its partial
+file; the next attempt (in the same call, or a later one) continues it with an HTTP
+``Range`` request, and the whole file is still verified by sha256 before it appears under
+its name. A mismatch discards the partial file, so the next attempt starts over. A
+transfer its caller abandons (the iterator closed or garbage-collected before its end)
+removes the partial file it created.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import hashlib
 import http.client
 import os
 import re
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterator, Optional
 
 import requests
 import urllib3
@@ -54,6 +58,41 @@ def _lock(stream: Any, target: str) -> None:
     except OSError:
         stream.close()
         raise HatcherException(f"Another download of {target} is in progress") from None
+
+
+def _partial_size(partial: str, target: str) -> int:
+    """The size of an existing partial file (0 when there is none); refuse one being written.
+
+    Only an existing file is opened (to test its lock): nothing is created.
+    """
+    try:
+        fd = os.open(partial, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return 0
+    with os.fdopen(fd, "rb") as stream:
+        _lock(stream, target)
+        return os.fstat(stream.fileno()).st_size
+
+
+def _open_partial(partial: str) -> tuple[Any, bool]:
+    """Open (or create) the partial file for writing; also say whether this call created it."""
+    flags = os.O_RDWR | getattr(os, "O_BINARY", 0)
+    while True:
+        try:
+            return os.fdopen(os.open(partial, flags), "r+b"), False
+        except FileNotFoundError:
+            pass
+        try:
+            return os.fdopen(os.open(partial, flags | os.O_CREAT | os.O_EXCL, 0o666), "r+b"), True
+        except FileExistsError:  # pragma: no cover - created between the two calls: open it
+            continue
+
+
+def pieces(size: int, largest: int) -> Iterator[int]:
+    """``size`` split into parts of at most ``largest`` (nothing for 0)."""
+    while size > 0:
+        yield min(size, largest)
+        size -= largest
 
 
 def content_length(response: requests.Response) -> int:
@@ -101,7 +140,13 @@ def _hash_file(stream: Any, size: int) -> Any:
 
 
 class ResumableDownload:
-    """One download into ``target``; iterate it to transfer (it yields byte counts).
+    """One download into ``target``; iterate :meth:`chunks` to transfer (it yields byte counts).
+
+    Building it opens the HTTP response (so :attr:`length` is known) but creates no file:
+    the partial file is opened, or created, when the transfer starts. A transfer that
+    fails keeps its partial file for a later resume; one abandoned by its caller (the
+    iterator closed or garbage-collected before its end) removes the partial file it
+    created, so the directory is left as it was.
 
     Parameters
     ----------
@@ -121,10 +166,14 @@ class ResumableDownload:
         self.target = target
         self.expected_sha256 = expected_sha256
         self.partial = target + PARTIAL_SUFFIX
-        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
-        self._file = os.fdopen(fd, "r+b")
-        _lock(self._file, target)
-        self.offset = os.fstat(self._file.fileno()).st_size
+        self._file: Any = None
+        self._created = False
+        try:
+            self.offset = _partial_size(self.partial, target)
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
         if self.offset and response is not None:
             response.close()  # a fresh request continues the partial file instead
             response = None
@@ -133,7 +182,7 @@ class ResumableDownload:
             response = self._open()
         else:
             self._total = content_length(response) or None
-        self._response = response
+        self._response: Optional[requests.Response] = response
         #: The size of the whole file (0 when the server did not say).
         self.length = self._total or 0
 
@@ -141,6 +190,23 @@ class ResumableDownload:
     def total(self) -> Optional[int]:
         """The size of the whole file, when the server said it."""
         return self._total
+
+    def chunks(self) -> DownloadIterator:
+        """The iterator of the transfer: it yields the size of each chunk received."""
+        return DownloadIterator(self)
+
+    def close(self) -> None:
+        """Release the response and the partial file (the latter removed if this download created it)."""
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+            if self._created:
+                try:
+                    os.unlink(self.partial)
+                except FileNotFoundError:  # pragma: no cover - removed by someone else
+                    pass
 
     def _open(self) -> requests.Response:
         """Request the rest of the file; start over when the server cannot send a range."""
@@ -164,18 +230,39 @@ class ResumableDownload:
         return response
 
     def _restart(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
         self.offset = 0
 
-    def __iter__(self) -> Iterator[int]:
+    def _start(self) -> None:
+        """Open (or create) and lock the partial file; re-request if it changed since the call."""
+        self._file, self._created = _open_partial(self.partial)
+        _lock(self._file, self.target)
+        on_disk = os.fstat(self._file.fileno()).st_size
+        if on_disk != self.offset:  # changed since the response was opened: ask again from here
+            self._response.close()
+            self.offset = on_disk
+            self._response = self._open()
+
+    def transfer(self) -> Generator[int, None, None]:
+        """Transfer, verify and rename into place, yielding the size of each chunk received.
+
+        Use :meth:`chunks`, which also releases the response of a transfer never started.
+        """
         try:
+            self._start()
             yield from self._transfer()
+        except GeneratorExit:
+            self.close()  # abandoned by the caller: leave the directory as it was
+            raise
         finally:
             if self._response is not None:
                 self._response.close()
-            if not self._file.closed:
+                self._response = None
+            if self._file is not None and not self._file.closed:
                 self._file.close()
+
 
     def _receive(self, digest: Any) -> Iterator[int]:
         """Stream the current response to the file.
@@ -212,19 +299,19 @@ class ResumableDownload:
                     with memoryview(buffer) as view:
                         try:
                             while filled < len(view):
-                                with view[filled:] as rest:
+                                # At most CHUNK_SIZE a read, reported as it arrives (as the streamed path does).
+                                with view[filled:filled + CHUNK_SIZE] as rest:
                                     read = reader.readinto(rest)
                                 if not read:
                                     break
                                 filled += read
+                                yield read
                         except (OSError, http.client.HTTPException) as exc:
                             ring.submit(filled)
                             self.offset += filled
                             raise requests.exceptions.ConnectionError(f"Connection broken: {exc!r}") from exc
                     ring.submit(filled)
                     self.offset += filled
-                    if filled:
-                        yield filled
                     if filled < len(buffer):
                         break
         finally:
@@ -239,8 +326,7 @@ class ResumableDownload:
 
     def _transfer(self) -> Iterator[int]:
         digest = _hash_file(self._file, self.offset)  # each receive writes from self.offset on
-        if self.offset:
-            yield self.offset  # already on disk from an earlier attempt
+        yield from pieces(self.offset, CHUNK_SIZE)  # already on disk from an earlier attempt
         resumes = 0
         while True:
             try:
@@ -273,6 +359,53 @@ class ResumableDownload:
                 f"received {actual}; the download was discarded")
         self._file.close()
         replace_file(self.partial, self.target)
+
+
+class DownloadIterator(collections.abc.Generator):
+    """The iterator of a :class:`ResumableDownload` (what ``iter_download`` returns).
+
+    A generator, as the reference's is. Nothing is written before the first ``next()``.
+    ``close()``, or dropping the iterator, before its end releases the connection and
+    removes the partial file the transfer created.
+    """
+
+    def __init__(self, download: ResumableDownload) -> None:
+        self._download = download
+        self._generator: Optional[Generator[int, None, None]] = None
+        self._closed = False
+
+    def _started(self) -> Generator[int, None, None]:
+        if self._generator is None:
+            self._generator = self._download.transfer() if not self._closed else _nothing()
+        return self._generator
+
+    def send(self, value: Any) -> int:
+        """Like ``next()`` (the value sent is ignored)."""
+        return next(self._started())
+
+    def throw(self, *args: Any) -> int:  # type: ignore[override]
+        """Raise an exception inside the transfer (one not started yet is abandoned first)."""
+        if self._generator is None:
+            self.close()
+        return self._started().throw(*args)
+
+    def close(self) -> None:
+        """Abandon the download: release the connection; remove the partial file it created."""
+        self._closed = True
+        if self._generator is not None:
+            self._generator.close()
+        else:
+            self._download.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - nothing to report to from a finalizer
+            pass
+
+
+def _nothing() -> Generator[int, None, None]:
+    yield from ()
 
 
 def replace_file(source: str, target: str, attempts: int = 6) -> None:

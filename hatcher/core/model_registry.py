@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 import re
 from typing import Any, Callable
 
@@ -24,11 +25,23 @@ _VERSION_KEY = re.compile(r"v(\d+)")
 
 
 class InvalidApiVersion(HatcherException, ValueError):
-    """The API version is not supported (also a ``ValueError``)."""
+    """The API version is above :data:`MAX_API_VERSION` (also a ``ValueError``).
+
+    As in the reference, ``args`` is ``(api_version,)``; the message names the
+    supported range.
+
+    Attributes
+    ----------
+    api_version : object
+        The version that was asked for.
+    """
 
     def __init__(self, api_version: Any) -> None:
-        super().__init__(f"Unsupported API version: {api_version!r} (supported: 0 to {MAX_API_VERSION})")
+        super().__init__(api_version)
         self.api_version = api_version
+
+    def __str__(self) -> str:
+        return f"Unsupported API version: {self.api_version!r} (supported: 0 to {MAX_API_VERSION})"
 
 
 class InvalidApiVersionDefinition(HatcherException):
@@ -70,21 +83,25 @@ def is_model_factory(func: Any) -> bool:
     return getattr(getter, "_hatcher_model_factory", False)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_api_version(api_version: Any) -> int:
     """Return ``api_version`` if it is supported, else raise.
 
     Raises
     ------
     InvalidApiVersion
-        Above :data:`MAX_API_VERSION`.
+        A number above :data:`MAX_API_VERSION` (``2``, ``1.5``).
     ValueError
         Any other value that is not 0 or 1.
     """
-    if isinstance(api_version, bool) or not isinstance(api_version, int):
+    if not _is_number(api_version):
         raise ValueError(f"unsupported api_version: {api_version!r}")
     if api_version > MAX_API_VERSION:
         raise InvalidApiVersion(api_version)
-    if api_version < 0:
+    if not isinstance(api_version, int) or api_version < 0:
         raise ValueError(f"unsupported api_version: {api_version!r}")
     return api_version
 
@@ -101,7 +118,7 @@ class ModelRegistry:
     def __init__(self, api_version: int | None = None) -> None:
         if api_version is None:
             api_version = MAX_API_VERSION
-        if isinstance(api_version, int) and api_version > MAX_API_VERSION:
+        if _is_number(api_version) and api_version > MAX_API_VERSION:
             raise InvalidApiVersion(api_version)
         self.api_version = api_version
 

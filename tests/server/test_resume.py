@@ -60,14 +60,39 @@ def ranges(monkeypatch):
 
 
 def interrupt_after(platform, destination: Path, at: int) -> None:
-    """Start the download and abandon it once at least ``at`` bytes are on disk."""
-    _, chunks = platform.iter_download_egg("cp38", "big", "1.0-1", str(destination))
-    received = 0
-    for size in chunks:
-        received += size
-        if received >= at:
-            break
-    chunks.close()
+    """Start the download and interrupt it (Ctrl-C in a socket read) once ``at`` bytes of the body were read.
+
+    An interrupted transfer keeps its partial file; an abandoned one (closed by its
+    caller) would remove it (``test_lazy_downloads.py``).
+    """
+    original_read, original_readinto = http.client.HTTPResponse.read, http.client.HTTPResponse.readinto
+    received = [0]
+    armed = [False]
+
+    def interrupt_when_due():
+        if armed[0] and received[0] >= at:
+            raise KeyboardInterrupt
+
+    def read_then_interrupt(self, amt=None):  # the streamed path (urllib3)
+        interrupt_when_due()
+        data = original_read(self, amt)
+        received[0] += len(data) if armed[0] else 0
+        return data
+
+    def readinto_then_interrupt(self, buffer):  # the buffer ring
+        interrupt_when_due()
+        count = original_readinto(self, buffer)
+        received[0] += count if armed[0] else 0
+        return count
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(http.client.HTTPResponse, "read", read_then_interrupt)
+        patch.setattr(http.client.HTTPResponse, "readinto", readinto_then_interrupt)
+        _, chunks = platform.iter_download_egg("cp38", "big", "1.0-1", str(destination))
+        armed[0] = True
+        with pytest.raises(KeyboardInterrupt):
+            for _ in chunks:
+                pass
 
 
 @pytest.mark.parametrize("at", [1, 1024 * 1024, PAYLOAD // 2, 3 * 1024 * 1024 - 1])

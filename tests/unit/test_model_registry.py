@@ -23,6 +23,7 @@ from hatcher.core.repository import (
 )
 from hatcher.core.team import Team
 from hatcher.core.user import User
+from hatcher.errors import HatcherException
 
 
 class Old:
@@ -64,7 +65,8 @@ def test_registry_above_the_maximum_raises():
     with pytest.raises(InvalidApiVersion) as info:
         ModelRegistry(2)
     assert info.value.api_version == 2
-    assert "2" in str(info.value)
+    assert info.value.args == (2,)
+    assert str(info.value) == "Unsupported API version: 2 (supported: 0 to 1)"
 
 
 @pytest.mark.parametrize(("version", "attribute", "expected"), [
@@ -157,10 +159,23 @@ def test_client_above_the_maximum_raises_invalid_api_version(handler):
         BroodClient.from_url(URL, api_version=2)
 
 
-@pytest.mark.parametrize("version", [-1, "1", 1.0, True, None])
+@pytest.mark.parametrize("version", [2, 3, 1.5, 2.0, 10**20])
+def test_any_number_above_the_maximum_is_invalid_api_version_and_a_hatcher_exception(version):
+    # The reference raises InvalidApiVersion(version) for every number above the maximum;
+    # here it is also a HatcherException, so one ``except HatcherException`` catches it.
+    with pytest.raises(HatcherException) as info:
+        BroodClient.from_url(URL, api_version=version)
+    assert type(info.value) is InvalidApiVersion
+    assert info.value.args == (version,)
+    assert info.value.api_version == version
+    assert str(info.value) == f"Unsupported API version: {version!r} (supported: 0 to 1)"
+
+
+@pytest.mark.parametrize("version", [-1, "1", 1.0, 0.5, True, None])
 def test_client_rejects_other_values_with_value_error(handler, version):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         BroodClient(handler, api_version=version)
+    assert type(info.value) is ValueError
 
 
 def test_invalid_api_version_is_a_value_error():
