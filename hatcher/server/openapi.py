@@ -97,7 +97,8 @@ def _schemas() -> dict[str, Any]:
         "NameDescription": name_description,
         "NewUser": {**obj({"email": {**NAME, "pattern": r"^[^/\\\s]+@[^/\\\s]+$"}},
                           {"teams": array(NAME, uniqueItems=True)}, closed=True),
-                    "examples": [{"email": "raj@acme.org", "teams": ["readers"]}]},
+                    "examples": [{"email": "raj@acme.org", "teams": ["readers"]}],
+                    "description": "'teams' names existing teams of the organization (404 otherwise)"},
         "NewTeam": {**obj({"name": NAME}, {"group": role, "role": role, "repositories": array(NAME, uniqueItems=True)},
                           closed=True),
                     "oneOf": [{"required": ["group"]}, {"required": ["role"]}],
@@ -336,7 +337,8 @@ OPERATIONS: list[Operation] = [
               "Delete a repository; 409 when it holds artefacts, unless force=True", "admin", (204, None),
               (400, *_ADMIN, 409), query={"force": FORCE}),
     Operation("createUser", "POST", lambda u: u.admin.organizations.users,
-              "Add a user (created without a password when new) to an organization", "admin", (201, "User"),
+              "Add a user (created without a password when new) to an organization and to existing teams of it; "
+              "404 when the organization or one of the teams does not exist", "admin", (201, "User"),
               (*_ADMIN, 409), body="NewUser", links={
                   "getUser": ("getUser", {"organization_name": "$response.body#/organization",
                                           "email": "$response.body#/email"}),

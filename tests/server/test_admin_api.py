@@ -166,9 +166,15 @@ def test_a_user_is_created_with_teams_described_and_deleted(world: World, api_ve
 def test_user_creation_refusals(world: World, api_version):
     # Given the administrator
     organization = world.client(world.admin_email, api_version).organization(world.org)
-    # When a member is created again, or with an unknown team / Then 409 and 400
+    # When a member is created again / Then 409
     assert status_of(organization.create_user, world.reader_email) == 409
-    assert status_of(organization.create_user, "new@example.org", teams=[organization.team("ghosts")]) == 400
+    # When a user is created in a team that does not exist / Then 404, like every missing resource,
+    # and the user was not added (not even to the organization)
+    assert status_of(organization.create_user, "new@example.org", teams=[organization.team("ghosts")]) == 404
+    assert status_of(organization.create_user, "new@example.org",
+                     teams=[organization.team("readers"), organization.team("ghosts")]) == 404
+    assert status_of(organization.user("new@example.org").metadata) == 404
+    assert "new@example.org" not in organization.team("readers").list_users()
     # And a plain member may not create users at all
     plain = world.client(world.plain_email, api_version).organization(world.org)
     assert status_of(plain.create_user, "new@example.org") == 403

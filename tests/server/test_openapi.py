@@ -82,6 +82,13 @@ def test_every_route_is_documented(tmp_path: Any, document: dict[str, Any]) -> N
     assert sum(path.startswith("/api/v1/") for _, path in served) >= 34 + 12 + 1
 
 
+def test_creating_a_user_in_a_missing_team_is_documented_as_404(document: dict[str, Any]) -> None:
+    for version in (0, 1):
+        operation = document["paths"][f"/api/v{version}/json/admin/organizations/{{organization_name}}/users"]["post"]
+        assert "404" in operation["responses"]
+        assert "404 when the organization or one of the teams does not exist" in operation["summary"]
+
+
 def test_every_operation_documents_its_errors(document: dict[str, Any]) -> None:
     for method, path, operation in _operations(document):
         statuses = set(operation["responses"])
@@ -132,6 +139,13 @@ def test_live_answers_match_their_schemas(brood: EmbeddedBrood, document: dict[s
     missing = call("GET", "/admin/organizations/no-such-org/repositories")
     assert missing.status_code == 404
     _check(document, missing, root + "/admin/organizations/{organization_name}/repositories")
+    organization = unique("org")
+    assert call("POST", "/admin/organizations", json={"name": organization, "description": "o"}).status_code == 201
+    no_team = call("POST", f"/admin/organizations/{organization}/users",
+                   json={"email": "new@example.org", "teams": ["ghosts"]})
+    assert no_team.status_code == 404
+    assert no_team.json()["error"] == f"No such team: '{organization}/ghosts'"
+    _check(document, no_team, root + "/admin/organizations/{organization_name}/users", "post")
     anonymous = requests.get(brood.url + root + "/metadata/platforms", timeout=30)
     assert anonymous.status_code == 401
     _check(document, anonymous, root + "/metadata/platforms")

@@ -220,7 +220,8 @@ def create_user(organization_name: str, db: Session = Depends(get_db),
     """Add a user to an organization from ``{"email"}`` and optional unique ``"teams"`` names.
 
     The user record is created (without a password) unless the e-mail already exists on
-    the server. 400 for a bad body or an unknown team, 409 when already a member.
+    the server. 400 for a bad body, 404 for an unknown organization or team (as for every
+    missing resource), 409 when already a member.
 
     Returns
     -------
@@ -232,10 +233,7 @@ def create_user(organization_name: str, db: Session = Depends(get_db),
     email = check_email(body["email"])
     teams = []
     for team_name in unique_names(body.get("teams", []), "team name"):
-        team = next((team for team in organization.teams if team.name == team_name), None)
-        if team is None:
-            raise ApiError(400, f"No such team: '{organization.name}/{team_name}'")
-        teams.append(team)
+        teams.append(team_of(organization, team_name))
     return _user_document(add_member(db, principal, organization, email, teams), organization)
 
 
