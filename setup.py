@@ -43,17 +43,22 @@ setup(
         "attrs>=22.2",
         "six>=1.16",
         "click>=8.0",
+        # the profiles file (hatcher/cli/profiles.py): tomllib is in the standard library from 3.11
+        "tomli>=1.1; python_version < '3.11'",
     ],
     entry_points={
         "console_scripts": ["hatcher = hatcher.cli.main:main"],
         "pytest11": ["hatcher = hatcher.pytest_plugin"],
     },
     extras_require={
-        "test": TEST_REQUIRES,
+        # keyrings.alt: a real file-based keyring backend for tests/cli/test_login.py
+        "test": TEST_REQUIRES + ["keyring>=23", "keyrings.alt>=4"],
         "docs": DOCS_REQUIRES,
         "server": SERVER_REQUIRES,
         "s3": SERVER_REQUIRES + S3_REQUIRES,
         "postgresql": SERVER_REQUIRES + POSTGRESQL_REQUIRES,
+        # hatcher login stores API tokens in the system keyring (else in the profiles file, mode 0600)
+        "keyring": ["keyring>=23"],
     },
     classifiers=[
         "Development Status :: 4 - Beta",

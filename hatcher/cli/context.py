@@ -85,10 +85,10 @@ class GlobalOptions:
         Options and ``HATCHER_*`` variables come first; with none of them, the profile's token,
         else its username (and a password given on its own) is used.
         """
-        username, token = self.username, self.token
+        username, token, source = self.username, self.token, "--token / HATCHER_TOKEN"
         if username is None and token is None and self.credential_profile() is not None:
             if self.password is None:
-                token = self.profile_token()
+                token, source = self.profile_token(), f"profile '{self.profile.name}'"
             if token is None:
                 username = self.effective_username()
         if username is not None:
@@ -96,6 +96,12 @@ class GlobalOptions:
             if password is None:
                 password = click.prompt("Password", hide_input=True)
             return (username, password)
+        if token is not None and any(not "!" <= char <= "~" for char in token.strip()):
+            # requests would put the whole header, token included, in its error message
+            from hatcher.cli.errors import CommandFailed
+
+            raise CommandFailed(f"The API token of {source} has characters no API token has "
+                                f"(only printable ASCII)")
         return token
 
     def require_url(self) -> str:

@@ -265,3 +265,18 @@ def test_written_files_read_back_and_are_private(tmp_path):
 
 def test_profile_repr_hides_the_token():
     assert "s3cret" not in repr(Profile(name="a", token="s3cret"))
+
+
+@pytest.mark.parametrize("where", ["option", "profile"])
+def test_a_token_with_bad_characters_is_one_line_without_it(brood, config_file, where):
+    # requests puts a bad header value in its error message: the token is refused before any request
+    secret = "SECRETab\ncd\u2019SECRET"
+    if where == "option":
+        result = run("-u", brood.url, "-t", secret, "--debug", "api-tokens", "list")
+        source = "--token / HATCHER_TOKEN"
+    else:
+        write(config_file, f'[profiles.work]\nurl = "{brood.url}"\ntoken = "SECRETab\\ncd\u2019SECRET"\n')
+        result = run("--profile", "work", "--debug", "api-tokens", "list")
+        source = "profile 'work'"
+    assert one_line(result, 1) == f"The API token of {source} has characters no API token has (only printable ASCII)"
+    assert "SECRET" not in result.output
