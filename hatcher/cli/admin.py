@@ -101,7 +101,7 @@ def create_user(options: GlobalOptions, organization: str, email: str) -> None:
 @pass_options
 def delete_user(options: GlobalOptions, organization: str, email: str, assume_yes: bool) -> None:
     """Remove the user EMAIL from ORGANIZATION, after confirmation. Prints nothing."""
-    if confirm(f"User {email} of {organization}", assume_yes):
+    if confirm(email, assume_yes):
         options.client().organization(organization).user(email).delete()
 
 
@@ -199,7 +199,7 @@ def list_api_tokens(options: GlobalOptions, as_json: bool) -> None:
 @pass_options
 def delete_api_token(options: GlobalOptions, name: str, assume_yes: bool) -> None:
     """Delete your API token NAME, after confirmation. Prints nothing."""
-    if confirm(f"API token {name}", assume_yes):
+    if confirm(f"API token '{name}'", assume_yes):
         options.client().delete_api_token(name)
 
 

@@ -153,24 +153,91 @@ def selected_api_version(ctx: click.Context) -> int:
     return int(value) if value is not None else 1
 
 
+#: The usage line's subcommand part of every group, as the reference prints it (click 8.2 and
+#: later write ``[COMMAND]`` for a group that runs without a subcommand).
+SUBCOMMAND_METAVAR = "COMMAND [ARGS]..."
+
+
+def _plain_group_usage(command: click.Command) -> None:
+    """Give ``command`` and the groups below it the reference's ``COMMAND [ARGS]...`` usage."""
+    if isinstance(command, click.Group) and not command.chain:
+        command.subcommand_metavar = SUBCOMMAND_METAVAR
+        for sub in command.commands.values():
+            _plain_group_usage(sub)
+
+
+def _no_such_option_message(error: click.NoSuchOption) -> str:
+    """``No such option: --x`` with the reference's suggestion wording (click 8.1)."""
+    message = f"No such option: {error.option_name}"
+    possibilities = sorted(error.possibilities or ())
+    if len(possibilities) == 1:
+        return f"{message} Did you mean {possibilities[0]}?"
+    if possibilities:
+        return f"{message} (Possible options: {', '.join(possibilities)})"
+    return message
+
+
+def _show_usage_error(error: click.UsageError, file: Any = None) -> None:
+    """Print a usage error as the reference does, whatever the installed click version.
+
+    The usage line, ``Try 'COMMAND -h' for help.`` (the first help option name), an empty
+    line and ``Error: MESSAGE``, on stderr.
+    """
+    from click._compat import get_text_stderr
+
+    if file is None:
+        file = get_text_stderr()
+    ctx = error.ctx
+    color = None
+    if ctx is not None:
+        color = ctx.color
+        hint = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n"
+        click.echo(f"{ctx.get_usage()}\n{hint}", file=file, color=color)
+    message = _no_such_option_message(error) if isinstance(error, click.NoSuchOption) else error.format_message()
+    click.echo(f"Error: {message}", file=file, color=color)
+
+
+def reference_usage_errors(error: click.UsageError) -> click.UsageError:
+    """Make ``error`` print itself as the reference's click did (see :func:`_show_usage_error`)."""
+    error.show = lambda file=None: _show_usage_error(error, file)  # type: ignore[method-assign]
+    return error
+
+
 class VersionedGroup(click.Group):
     """A group whose commands depend on the selected API version.
 
     Several commands may share a name when they exist in different versions (``runtimes
-    list`` for v0 and v1): register them with :meth:`add_versioned`.
+    list`` for v0 and v1): register them with :meth:`add_versioned`. Usage lines and usage
+    errors read as the reference prints them, whatever the installed click version.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        kwargs.setdefault("subcommand_metavar", SUBCOMMAND_METAVAR)
         super().__init__(*args, **kwargs)
         self.by_version: dict[int, dict[str, click.Command]] = {0: {}, 1: {}}
 
     def add_versioned(self, command: click.Command, name: Optional[str] = None) -> click.Command:
         """Add ``command`` for the versions it declares (see :func:`versions`)."""
         name = name or command.name
+        _plain_group_usage(command)
         for version in getattr(command, "api_versions", (0, 1)):
             self.by_version[version][name] = command
         return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise reference_usage_errors(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise reference_usage_errors(error) from None
 
     def add_command(self, cmd: click.Command, name: Optional[str] = None) -> None:
         self.add_versioned(cmd, name)
@@ -211,11 +278,12 @@ def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-y", "--yes", "assume_yes", is_flag=True, help="Do not ask for confirmation.")(command)
 
 
-def confirm(what: str, assume_yes: bool) -> bool:
-    """Ask ``<what> will be deleted. Proceed? [y/N]`` unless ``assume_yes``; False means declined.
+def confirm(what: str, assume_yes: bool, source: Optional[str] = None) -> bool:
+    """Ask ``<what> will be deleted[ from <source>]. Proceed? [y/N]`` unless ``assume_yes``.
 
-    End of input at the prompt aborts (``Aborted!``, exit status 1).
+    False means declined. End of input at the prompt aborts (``Aborted!``, exit status 1).
     """
     if assume_yes:
         return True
-    return click.confirm(f"{what} will be deleted. Proceed?", default=False)
+    where = f" from {source}" if source is not None else ""
+    return click.confirm(f"{what} will be deleted{where}. Proceed?", default=False)

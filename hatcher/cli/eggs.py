@@ -79,7 +79,8 @@ def download_egg(options: GlobalOptions, organization: str, repository: str, pla
     """Download the egg NAME VERSION into the directory DESTINATION (default: the current one).
 
     The file is named by the server and its sha256 is checked; a file already there with
-    the right content is not downloaded again. Prints nothing (a progress bar on a terminal).
+    the right content is not downloaded again. Prints an empty line on stdout, where the
+    reference ends its progress bar's line (on a terminal the bar is on stderr instead).
     """
     download = platform_of(options, organization, repository, platform).iter_download_egg(
         python_tag, name, version, destination)
@@ -169,7 +170,8 @@ def batch_upload(options: GlobalOptions, organization: str, repository: str, pla
     if not as_json:
         click.echo(upload_context("Batch egg", _count(len(eggs)), options.require_url(),
                                   f"{organization}/{repository}", platform))
-    with upload_errors(organization, repository), progress(len(eggs), enabled=options.progress) as bar:
+    bar_options = {"enabled": options.progress, "end_line": not as_json}
+    with upload_errors(organization, repository), progress(len(eggs), **bar_options) as bar:
         result = batch_upload_eggs(target, list(eggs), overwrite=force, jobs=jobs, index=index,
                                    index_timeout=index_timeout, progress=bar.update)
     if as_json:
@@ -215,7 +217,7 @@ def update_index(options: GlobalOptions, organization: str, repository: str, pla
 def delete_egg(options: GlobalOptions, organization: str, repository: str, platform: str, python_tag: str,
                name: str, version: str, assume_yes: bool) -> None:
     """Delete the egg NAME VERSION, after confirmation. Prints nothing else."""
-    if confirm(f"{name}-{version} ({python_tag}) from {organization}/{repository}", assume_yes):
+    if confirm(f"{name}-{version} ({python_tag})", assume_yes, f"{organization}/{repository}"):
         platform_of(options, organization, repository, platform).delete_egg(python_tag, name, version)
 
 

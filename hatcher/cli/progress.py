@@ -49,12 +49,17 @@ class progress:  # noqa: N801 - used like a function: ``with progress(...) as ba
         Shown before the bar.
     enabled : bool
         False (``--no-progress``) hides the bar; it is also hidden when stderr is not a terminal.
+    end_line : bool
+        When the bar is hidden, print an empty line on stdout at the end, where the reference
+        client ends its bar's line (downloads and file-counting bars), so that scripts read the
+        same lines.
     """
 
-    def __init__(self, length: int, label: str = "", enabled: bool = True) -> None:
+    def __init__(self, length: int, label: str = "", enabled: bool = True, end_line: bool = False) -> None:
         self.length = length
         self.label = label
         self.enabled = enabled and stderr_is_tty()
+        self.end_line = end_line
         self._context: Any = None
 
     def __enter__(self) -> Any:
@@ -67,6 +72,8 @@ class progress:  # noqa: N801 - used like a function: ``with progress(...) as ba
     def __exit__(self, *exc_info: Any) -> None:
         if self._context is not None:
             self._context.__exit__(*exc_info)
+        elif self.end_line:
+            click.echo()
 
 
 def iterate(items: Iterator[Any] | list[Any], **kwargs: Any) -> Iterator[Any]:
@@ -79,9 +86,9 @@ def iterate(items: Iterator[Any] | list[Any], **kwargs: Any) -> Iterator[Any]:
 
 
 def drain(download: tuple[int, Iterator[int]], label: str = "", enabled: bool = True) -> None:
-    """Exhaust a ``(content length, iterator of chunk sizes)`` download with a byte bar."""
+    """Exhaust a ``(content length, iterator of chunk sizes)`` download with a byte bar (ending the line)."""
     length, chunks = download
-    with progress(length, label, enabled) as bar:
+    with progress(length, label, enabled, end_line=True) as bar:
         for size in chunks:
             bar.update(size)
 

@@ -126,7 +126,8 @@ def _download_command(api_version: int) -> click.Command:
     download.help = f"""Download the runtime {key.upper()} VERSION into the directory DESTINATION.
 
     DESTINATION defaults to the current directory. The file is named by the server and
-    its sha256 is checked. Prints nothing (a progress bar on a terminal).
+    its sha256 is checked. Prints an empty line on stdout, where the reference ends its
+    progress bar's line (on a terminal the bar is on stderr instead).
     """
     return download
 
@@ -173,7 +174,7 @@ def delete_runtime(options: GlobalOptions, organization: str, repository: str, p
     """
     runtime = f"platform={platform!r}, implementation={implementation!r}, version={version!r}"
     where = f"the repository '{organization}/{repository}'"
-    if not confirm(f"The runtime ({runtime}) in {where}", assume_yes):
+    if not confirm(f"Runtime with {runtime}", assume_yes, where):
         return
     platform_of(options, organization, repository, platform).runtime_delete(implementation, version)
     echo_success(f"Successfully deleted runtime; {runtime}; from {where}")

@@ -78,7 +78,7 @@ def run_transfers(options: GlobalOptions, transfers: Sequence[Transfer], verb: s
 
     The first failure stops the rest and fails with ``Error <verb> <label>: <reason>``.
     """
-    with progress(len(transfers), enabled=options.progress) as bar:
+    with progress(len(transfers), enabled=options.progress, end_line=True) as bar:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(transfer.run): transfer for transfer in transfers}
             pending = set(futures)
@@ -187,12 +187,18 @@ def _runtime_download(platform: Any, runtime: dict[str, Any], target: str) -> Tr
 
 
 def _runtime_transfers(pool: ThreadPoolExecutor, platforms: Sequence[Any], tags: Sequence[str],
-                       targets: Sequence[str]) -> list[list[Transfer]]:
-    """Per platform, one download per distinct runtime (by sha256) of its runtime index."""
-    transfers = []
+                       targets: Sequence[str]) -> list[Optional[list[Transfer]]]:
+    """Per platform, one download per distinct runtime (by sha256) of its runtime index that fits ``tags``.
+
+    None for a platform whose runtime index is empty; an empty list when runtimes exist but
+    none fits (the reference announces that platform all the same).
+    """
+    transfers: list[Optional[list[Transfer]]] = []
     for platform, index, target in zip(platforms, pool.map(lambda p: p.runtime_index(), platforms), targets):
-        runtimes = {leaf["sha256"]: leaf for leaf in runtime_leaves(index or {}) if runtime_matches(leaf, tags)}
-        transfers.append([_runtime_download(platform, runtime, target) for runtime in runtimes.values()])
+        leaves = list(runtime_leaves(index or {}))
+        runtimes = {leaf["sha256"]: leaf for leaf in leaves if runtime_matches(leaf, tags)}
+        transfers.append([_runtime_download(platform, runtime, target) for runtime in runtimes.values()]
+                         if leaves else None)
     return transfers
 
 
@@ -225,19 +231,23 @@ def export(options: GlobalOptions, artefact_kinds: tuple[str, ...], repositories
     right sha256 are not downloaded again. App descriptions cannot be downloaded from a
     Brood server, so they are not exported.
 
-    Prints ``Exporting eggs from ORG/REPO for PLATFORM`` (and ``Exporting runtimes ...``)
-    before each download batch; a failed download stops the export with
+    Prints ``Exporting eggs from ORG/REPO for PLATFORM`` (with ``-t``, followed by `` and
+    python-tags: TAG, ...``) before each platform's eggs, the same line with ``runtimes``
+    before its runtimes (when the platform has runtimes, even if none fits ``-t``), and an
+    empty line after each batch (where the reference ends its progress bar's line). With
+    API version 0, ``Exporting runtimes is not supported for api version 0`` goes to stderr
+    unless only eggs were asked for. A failed download stops the export with
     ``Error downloading <name>: <reason>`` (exit status 1).
     """
     client = options.client()
     kinds = artefact_kinds or ("eggs", "runtimes")
-    if client.api_version == 0:
-        if "runtimes" in artefact_kinds:
-            echo_error("Runtime export is not supported for API version 0; exporting eggs only.")
-        kinds = tuple(kind for kind in kinds if kind != "runtimes")
     selected = _export_repositories(client, repositories)
     platform_names = list(platforms) or client.list_platforms()
     tags = list(python_tags) or client.list_python_tags()
+    if client.api_version == 0:
+        if "runtimes" in kinds:
+            echo_error("Exporting runtimes is not supported for api version 0")
+        kinds = tuple(kind for kind in kinds if kind != "runtimes")
     suffix = f" and python-tags: {', '.join(python_tags)}" if python_tags else ""
     root = os.path.join(target_dir, f"v{client.api_version}")
     scanners = {"eggs": (_egg_transfers, tags), "runtimes": (_runtime_transfers, list(python_tags))}
@@ -252,9 +262,10 @@ def export(options: GlobalOptions, artefact_kinds: tuple[str, ...], repositories
                                                               for name in platform_names])
             for index, platform_name in enumerate(platform_names):
                 for kind in kinds:
-                    if found[kind][index]:
+                    batch = found[kind][index]
+                    if batch or (kind == "runtimes" and batch is not None):
                         click.echo(f"Exporting {kind} from {org}/{repo} for {platform_name}{suffix}")
-                        run_transfers(options, found[kind][index], "downloading", WORKERS)
+                        run_transfers(options, batch, "downloading", WORKERS)
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -347,7 +358,7 @@ def _import_eggs(options: GlobalOptions, repository: Any, platform_name: str, fi
     from hatcher.cli.eggs import report_batch_failures
 
     with upload_errors(repository.organization_name, repository.name):
-        with progress(len(files), enabled=options.progress) as bar:
+        with progress(len(files), enabled=options.progress, end_line=True) as bar:
             result = batch_upload_eggs(repository.platform(platform_name), files, overwrite=force, jobs=WORKERS,
                                        index=True, index_timeout=INDEX_TIMEOUT, progress=bar.update)
     if result.indexed:

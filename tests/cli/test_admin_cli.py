@@ -156,7 +156,7 @@ def test_users_create_and_delete(cli, brood, repository, unique, failed):
     failed(cli("users", "create", "no-such-org", email), "No such organization: 'no-such-org'")
 
     declined = cli("users", "delete", org, email, input="n\n")
-    assert (declined.exit_code, declined.stdout) == (0, f"User {email} of {org} will be deleted. Proceed? [y/N]: n\n")
+    assert (declined.exit_code, declined.stdout) == (0, f"{email} will be deleted. Proceed? [y/N]: n\n")
     assert user.metadata()["email"] == email
 
     result = cli("users", "delete", org, email, "-y")
@@ -220,7 +220,7 @@ def test_api_tokens_create_list_delete(cli, brood, member, failed):
 
     # Delete, after confirmation
     declined = cli("api-tokens", "delete", "ci", input="n\n", auth=auth)
-    assert (declined.exit_code, declined.stdout) == (0, "API token ci will be deleted. Proceed? [y/N]: n\n")
+    assert (declined.exit_code, declined.stdout) == (0, "API token 'ci' will be deleted. Proceed? [y/N]: n\n")
     assert (cli("api-tokens", "delete", "ci", "-y", auth=auth).exit_code) == 0
     assert json.loads(cli("api-tokens", "list", "--json", auth=auth).stdout)["tokens"] == [
         {key: listed["laptop"][key] for key in plain}]

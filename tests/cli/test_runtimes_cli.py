@@ -100,7 +100,7 @@ def test_v1_metadata_and_download(cli_v1, repository, repo_v1, tmp_path, monkeyp
     out = tmp_path / "out"
     out.mkdir()
     result = cli_v1("runtimes", "download", *args, str(out))
-    assert (result.exit_code, result.stdout) == (0, "")
+    assert (result.exit_code, result.stdout) == (0, "\n")  # where the reference ends its bar's line
     with open(path, "rb") as original:
         assert (out / os.path.basename(path)).read_bytes() == original.read()
     monkeypatch.chdir(tmp_path)
@@ -113,8 +113,8 @@ def test_v1_delete_confirmation_and_success_line(cli_v1, repository, repo_v1, tm
     args = ("runtimes", "delete", *repository, PLATFORM, "cpython", "3.8.10+2")
     declined = cli_v1(*args, input="n\n")
     assert declined.exit_code == 0
-    assert declined.stdout.startswith("The runtime (platform='rh7-x86_64', implementation='cpython', "
-                                      "version='3.8.10+2') in the repository")
+    assert declined.stdout == ("Runtime with platform='rh7-x86_64', implementation='cpython', version='3.8.10+2' "
+                               f"will be deleted from the repository '{'/'.join(repository)}'. Proceed? [y/N]: n\n")
     assert repo_v1.platform(PLATFORM).list_runtimes() == [("cpython", "3.8.10+2")]
     result = cli_v1(*args, "-y")
     assert (result.exit_code, result.stdout) == (0, (
@@ -163,7 +163,7 @@ def test_v0_metadata_and_download(cli_v0, repository, repo_v0, tmp_path, failed)
     expected = repo_v0.platform(V0_PLATFORM).runtime_metadata("cp27", "2.7.3-1")
     assert cli_v0("runtimes", "metadata", *args).stdout == json.dumps(expected, indent=2, sort_keys=True) + "\n"
     result = cli_v0("runtimes", "download", *args, str(tmp_path))
-    assert (result.exit_code, result.stdout) == (0, "")
+    assert (result.exit_code, result.stdout) == (0, "\n")
     assert (tmp_path / os.path.basename(path)).exists()
     failed(cli_v0("runtimes", "metadata", *repository, V0_PLATFORM, "cp27", "9.9.9-1"))
 
