@@ -81,8 +81,9 @@ SPEC_TREE = padded(SPEC_TREE_LINES)
 #: The platform of the eggs these tests transfer.
 PLATFORM = "rh7-x86_64"
 
-#: Top-level entries that are not in the reference's tree: restored groups, the embedded server, the audit log.
-ADDED = {"apps", "audit", "teams", "serve", "server"}
+#: Top-level entries that are not in the reference's tree: restored groups, the embedded server, the audit log,
+#: profiles' login and logout.
+ADDED = {"apps", "audit", "teams", "serve", "server", "login", "logout"}
 
 
 def without_added(tree: str) -> str:
