@@ -158,12 +158,48 @@ def selected_api_version(ctx: click.Context) -> int:
 SUBCOMMAND_METAVAR = "COMMAND [ARGS]..."
 
 
-def _plain_group_usage(command: click.Command) -> None:
-    """Give ``command`` and the groups below it the reference's ``COMMAND [ARGS]...`` usage."""
-    if isinstance(command, click.Group) and not command.chain:
-        command.subcommand_metavar = SUBCOMMAND_METAVAR
+class PlainHelpFormatter(click.HelpFormatter):
+    """Writes help texts and the second column of definition lists without reStructuredText markup.
+
+    Docstrings and option help are written in reStructuredText for the Sphinx pages
+    (sphinx_click); a terminal gets them through :func:`~hatcher.cli.output.plain_text`.
+    """
+
+    def write_text(self, text: str) -> None:
+        from hatcher.cli.output import plain_text
+
+        super().write_text(plain_text(text))
+
+    def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
+        from hatcher.cli.output import plain_text
+
+        super().write_dl([(first, plain_text(second)) for first, second in rows], *args, **kwargs)
+
+
+class PlainContext(click.Context):
+    """A context whose help is plain text (:class:`PlainHelpFormatter`)."""
+
+    formatter_class = PlainHelpFormatter
+
+
+def plain_short_help(command: click.Command, limit: int) -> str:
+    """The one-line help of ``command`` shortened to ``limit`` after its markup is removed."""
+    from hatcher.cli.output import plain_text
+
+    plain = click.Command(None, help=plain_text(command.help) if command.help else None,
+                          short_help=plain_text(command.short_help) if command.short_help else None,
+                          deprecated=command.deprecated)
+    return plain.get_short_help_str(limit)
+
+
+def _reference_text(command: click.Command) -> None:
+    """Give ``command`` and the commands below it the reference's ``COMMAND [ARGS]...`` usage and plain help."""
+    command.context_class = PlainContext
+    if isinstance(command, click.Group):
+        if not command.chain:
+            command.subcommand_metavar = SUBCOMMAND_METAVAR
         for sub in command.commands.values():
-            _plain_group_usage(sub)
+            _reference_text(sub)
 
 
 def _no_such_option_message(error: click.NoSuchOption) -> str:
@@ -210,8 +246,11 @@ class VersionedGroup(click.Group):
 
     Several commands may share a name when they exist in different versions (``runtimes
     list`` for v0 and v1): register them with :meth:`add_versioned`. Usage lines and usage
-    errors read as the reference prints them, whatever the installed click version.
+    errors read as the reference prints them, whatever the installed click version; help
+    is plain text (:class:`PlainHelpFormatter`).
     """
+
+    context_class = PlainContext
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
@@ -222,10 +261,20 @@ class VersionedGroup(click.Group):
     def add_versioned(self, command: click.Command, name: Optional[str] = None) -> click.Command:
         """Add ``command`` for the versions it declares (see :func:`versions`)."""
         name = name or command.name
-        _plain_group_usage(command)
+        _reference_text(command)
         for version in getattr(command, "api_versions", (0, 1)):
             self.by_version[version][name] = command
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The "Commands" section, each line shortened after its markup is removed."""
+        commands = [(name, command) for name, command in ((name, self.get_command(ctx, name))
+                                                          for name in self.list_commands(ctx))
+                    if command is not None and not command.hidden]
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, plain_short_help(command, limit)) for name, command in commands])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:

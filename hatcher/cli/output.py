@@ -170,3 +170,54 @@ def echo_column(key: str, header: str, values: Iterable[Any], as_json: bool) -> 
         echo_json({key: values})
     else:
         echo_table([(value,) for value in values], [header])
+
+
+# -- help text for a terminal -------------------------------------------------------------------
+
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+_ROLE = re.compile(r":[\w.+-]+:`([^`]+)`")
+_LINK = re.compile(r"`([^`<]*?)\s*<[^>`]+>`_{0,2}")
+_INTERPRETED = re.compile(r"`([^`]+)`_{0,2}")
+# reStructuredText's rule: a start-string follows whitespace or an opening punctuation mark
+# and precedes a non-space that does not close it ('*' is no emphasis); an end-string
+# follows a non-space and precedes whitespace or punctuation.
+_START = r"(?<![^\s\-:/'\"(<\[{])"
+_END = r"(?![^\s\-.,:;!?/'\")\]}>])"
+_STRONG = re.compile(_START + r"\*\*(?![\s'\")\]}>])(.+?)(?<!\s)\*\*" + _END, re.S)
+_EMPHASIS = re.compile(_START + r"\*(?![\s*'\")\]}>])([^*]+?)(?<![\s\\])\*" + _END, re.S)
+_LITERAL_BLOCK = re.compile(r"(\s*)::$", re.M)
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _role_text(match: re.Match[str]) -> str:
+    """The text a role shows: its title (``Title <target>``), or its target without ``~`` / ``!`` prefixes."""
+    content = match.group(1)
+    titled = re.fullmatch(r"(.*?)\s*<[^>]*>", content, re.S)
+    if titled and titled.group(1):
+        return titled.group(1)
+    if content.startswith("~"):
+        return content[1:].rsplit(".", 1)[-1]
+    return content.lstrip("!")
+
+
+def _plain_prose(text: str) -> str:
+    text = _ROLE.sub(_role_text, text)
+    text = _LINK.sub(lambda match: match.group(1), text)
+    text = _INTERPRETED.sub(lambda match: match.group(1), text)
+    text = _STRONG.sub(lambda match: match.group(1), text)
+    text = _EMPHASIS.sub(lambda match: match.group(1), text)
+    text = _LITERAL_BLOCK.sub(lambda match: "" if match.group(1) else ":", text)
+    return _ESCAPE.sub(lambda match: match.group(1), text)
+
+
+def plain_text(text: str) -> str:
+    """``text`` (a command's or option's help, in reStructuredText) without its markup, for a terminal.
+
+    ````x```` becomes x, a role such as ``:option:`--verify``` its text (or its title),
+    ``*emphasis*`` and ``**strong**`` their words, a link its title, ``word::`` ``word:``.
+    The content of inline literals is kept as written. The Sphinx pages render the same
+    text with its markup.
+    """
+    parts = _LITERAL.split(text)
+    # even indices: prose; odd indices: the contents of inline literals
+    return "".join(part if index % 2 else _plain_prose(part) for index, part in enumerate(parts))

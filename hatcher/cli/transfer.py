@@ -231,13 +231,13 @@ def export(options: GlobalOptions, artefact_kinds: tuple[str, ...], repositories
     right sha256 are not downloaded again. App descriptions cannot be downloaded from a
     Brood server, so they are not exported.
 
-    Prints ``Exporting eggs from ORG/REPO for PLATFORM`` (with ``-t``, followed by `` and
-    python-tags: TAG, ...``) before each platform's eggs, the same line with ``runtimes``
-    before its runtimes (when the platform has runtimes, even if none fits ``-t``), and an
-    empty line after each batch (where the reference ends its progress bar's line). With
-    API version 0, ``Exporting runtimes is not supported for api version 0`` goes to stderr
-    unless only eggs were asked for. A failed download stops the export with
-    ``Error downloading <name>: <reason>`` (exit status 1).
+    Prints ``Exporting eggs from ORG/REPO for PLATFORM`` before each platform's eggs, the
+    same line with "runtimes" before its runtimes (when the platform has runtimes, even if
+    none fits ``-t``), and an empty line after each batch (where the reference ends its
+    progress bar's line). With ``-t``, each of these lines ends with ``and python-tags:
+    TAG, ...``. With API version 0, ``Exporting runtimes is not supported for api version
+    0`` goes to stderr unless only eggs were asked for. A failed download stops the export
+    with ``Error downloading <name>: <reason>`` (exit status 1).
     """
     client = options.client()
     kinds = artefact_kinds or ("eggs", "runtimes")
