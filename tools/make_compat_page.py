@@ -111,6 +111,36 @@ JSON document; progress bars go to stderr, only when it is a terminal and
 embedded Brood server), and ``audit list`` (:doc:`security`). See :doc:`cli`.
 """
 
+PROFILES_SECTION = """
+Profiles and login
+~~~~~~~~~~~~~~~~~~
+
+Additions the reference does not have (see :ref:`cli-profiles`); the
+specification's "there is no configuration file" no longer holds, but without a
+configuration file, ``--profile`` and ``HATCHER_PROFILE`` everything behaves as before.
+
+* A TOML configuration file (``HATCHER_CONFIG``, else
+  ``~/.config/hatcher/config.toml``) of named profiles: ``url``, ``username``, ``token``
+  or ``keyring``, ``token_name``, ``api_version``, ``verify`` (true, false or a CA bundle).
+  The global option ``--profile`` / ``HATCHER_PROFILE`` chooses one, else the file's
+  ``default``. Options and ``HATCHER_*`` variables win over the profile; a profile's token
+  is only sent to the profile's own URL.
+* ``-p`` without ``-U`` is not a usage error when the chosen profile has a ``username``.
+* ``login`` (a password exchanged for an API token, stored in the system keyring with
+  ``hatcher[keyring]``, else in the file with mode 0600) and ``logout`` (the token revoked
+  on the server and removed locally): two top-level commands more in ``--command-tree``.
+* A token with characters other than printable ASCII is refused on one line (the
+  reference lets requests fail with the header, token included, in its message).
+* ``--command-tree`` prints the tree whatever else is given, as the reference does
+  (``hatcher -p secret --command-tree`` prints it, same format); hatcher also ignores an
+  unknown profile or a broken configuration file there. Its content differs from the
+  reference's by the added top-level entries ``apps``, ``audit``, ``login``, ``logout``,
+  ``serve``, ``server`` and ``teams``. Options click cannot parse (``--command-tree -u``)
+  are usage errors in both. With ``HATCHER_API_VERSION=0`` (and no ``--api-version``) the
+  reference's tree still lists version 1's commands, which it then refuses; hatcher's
+  lists version 0's, as does a profile's ``api_version = 0``.
+"""
+
 SERVER_SECTION = """
 The embedded server on several replicas
 ---------------------------------------
@@ -264,6 +294,7 @@ def render(spec_path: str, cli_spec_path: str | None = None) -> str:
     out += [CLI_HEADER, table_head("Command or option")]
     for name, since in rows(cli_spec.read_text(encoding="utf-8"), "## 8. Checklist"):
         out.append(list_row(name.replace("\\|", "|"), since, cli_note(name)))
+    out.append(PROFILES_SECTION)
     out.append(SERVER_SECTION)
     return "".join(out).rstrip() + "\n"
 
