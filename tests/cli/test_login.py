@@ -246,3 +246,19 @@ def test_secrets_never_show_even_with_debug(brood, config_file):
     for result in outputs:
         assert secret not in result.stdout + result.stderr, result.args
         assert password not in result.stdout + result.stderr, result.args
+
+
+def test_login_with_the_global_options(brood, config_file):
+    # --profile, -u, -U and -p before the command; the profile does not exist yet, -p is not a usage error
+    email, password = brood.admin_auth
+    result = run("--profile", "fresh", "-u", brood.url, "-U", email, "-p", password, "login", "--token-name", "g")
+    assert result.exit_code == 0, result.output
+    assert load_config(config_file).profiles["fresh"].token_name == "g"
+    # and the password from HATCHER_PASSWORD, the user from the profile, for a second login
+    again = run("--profile", "fresh", "login", "--token-name", "g2", env={"HATCHER_PASSWORD": password})
+    assert again.exit_code == 0, again.output
+    assert "g" not in token_names(brood) and "g2" in token_names(brood)
+    assert run("--profile", "fresh", "logout").exit_code == 0
+    # Without a URL anywhere: the usual usage error
+    missing = run("login", "-U", email, input=password + "\n")
+    assert missing.exit_code == 2 and "Missing option '-u' / '--url'" in missing.stderr
