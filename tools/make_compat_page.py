@@ -247,6 +247,17 @@ Downloads (``iter_download_egg``, ``iter_download_runtime``, ``BroodURLHandler.i
   larger value is Q5's single ``content_length`` for a file already in place. Code that
   counts chunks, or expects 64 KiB, sees fewer, larger ones; the sum is the same.
 
+Platform names of v0 runtimes and apps (the embedded server; a choice, the specification
+leaves it open except for the v0 runtime index):
+
+* A v0 runtime or an app uploaded with a legacy platform name such as ``rh5-64`` keeps
+  that name everywhere API v0 shows it: the ``platform`` of the v0 runtime index and
+  metadata (as in the specification's example), of the v0 app index and of the app
+  metadata, whichever spelling (``rh5-64``, ``rh5-x86_64``, ``rh5_x86_64``) the URL
+  uses. API v1 is unchanged: its app index gives the canonical ``rh5-x86_64`` while the
+  app metadata, the stored description, says ``rh5-64``. Checked through the reference
+  client (``tests/conformance/test_legacy_platforms.py``).
+
 Checklist
 ---------
 """

@@ -15,7 +15,9 @@ import attr
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
+from hatcher.artefacts.runtime import RuntimeV0Info
 from hatcher.artefacts.versions import EnpkgVersion, pep440_sort_key
+from hatcher.errors import HatcherException
 from hatcher.server.db import Artefact
 from hatcher.server.ingest import APP, BUNDLE, EGG, RUNTIME, RUNTIME_V0, lookup_tags
 
@@ -78,10 +80,30 @@ _RUNTIME_V1_INDEX_KEYS = ("abi", "filename", "implementation", "language_version
                           "version")
 
 
+def uploaded_platform(artefact: Artefact) -> str:
+    """The platform as the uploaded artefact spells it (``rh5-64``), what API v0 shows for it.
+
+    A v0 runtime's is the platform segment of its file name, an app's the ``platform`` of its
+    description; any other artefact (and a description without a usable one) gives the
+    canonical name the artefact is stored under (``rh5-x86_64``).
+    """
+    if artefact.kind == RUNTIME_V0:
+        try:
+            return RuntimeV0Info.from_filename(artefact.filename).platform
+        except HatcherException:  # pragma: no cover - the name was checked on upload
+            return artefact.platform
+    if artefact.kind == APP:
+        spelled = artefact.document.get("platform")
+        return spelled if isinstance(spelled, str) and spelled else artefact.platform
+    return artefact.platform
+
+
 def runtime_entry(artefact: Artefact) -> dict[str, Any]:
-    """A runtime index leaf (flat object): v0 (REST §9.1) or v1 (§9.2)."""
+    """A runtime index leaf (flat object): v0 (REST §9.1, the platform as uploaded) or v1 (§9.2)."""
     keys = _RUNTIME_V0_INDEX_KEYS if artefact.kind == RUNTIME_V0 else _RUNTIME_V1_INDEX_KEYS
     entry = {key: artefact.document.get(key) for key in keys}
+    if artefact.kind == RUNTIME_V0:
+        entry["platform"] = uploaded_platform(artefact)
     entry.update({"sha256": artefact.sha256, "md5": artefact.md5, "size": artefact.size})
     return entry
 
@@ -96,12 +118,17 @@ def runtime_metadata(artefact: Artefact) -> dict[str, Any]:
     return entry
 
 
-def app_entry(artefact: Artefact) -> dict[str, Any]:
-    """An app index leaf: name, description, python tag and the identity."""
+def app_entry(artefact: Artefact, as_uploaded: bool = False) -> dict[str, Any]:
+    """An app index leaf: name, description, python tag and the identity.
+
+    ``platform`` is the canonical name (API v1), or with ``as_uploaded`` (API v0) the
+    description's own spelling, as the v0 app metadata shows it.
+    """
     d = artefact.document
     return {"name": d.get("name"), "description": d.get("description", ""), "python_tag": artefact.key,
             "id": artefact.name, "version": d.get("version"), "build": d.get("build"),
-            "platform": artefact.platform, "sha256": artefact.sha256}
+            "platform": uploaded_platform(artefact) if as_uploaded else artefact.platform,
+            "sha256": artefact.sha256}
 
 
 def app_metadata(artefact: Artefact) -> dict[str, Any]:
@@ -202,9 +229,10 @@ def _nested_index(rows: list[Artefact], entry_of: Any) -> dict[str, Any]:
     return index
 
 
-def build_app_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:
-    """``python_tag -> app_id -> version -> build -> entry``."""
-    return _nested_index(_rows(db, repository_id, APP, platform), app_entry)
+def build_app_index(db: Session, repository_id: int, platform: str, as_uploaded: bool = False) -> dict[str, Any]:
+    """``python_tag -> app_id -> version -> build -> entry`` (platforms as uploaded: see :func:`app_entry`)."""
+    return _nested_index(_rows(db, repository_id, APP, platform),
+                         functools.partial(app_entry, as_uploaded=as_uploaded))
 
 
 def build_bundle_index(db: Session, repository_id: int, platform: str) -> dict[str, Any]:

@@ -177,7 +177,7 @@ def test_runtime_v0(repo: Repo, tmp_path: Any) -> None:
     platform = repo.platform("rh5-64")
     index = platform.runtime_index()
     leaf = index["python"]["2.7.3"]["1"]
-    assert leaf["filename"] == os.path.basename(runtime) and leaf["platform"] == "rh5-x86_64"
+    assert leaf["filename"] == os.path.basename(runtime) and leaf["platform"] == "rh5-64"  # as uploaded
     assert leaf["sha256"] == sha256_of(runtime) and leaf["full_version"] == "2.7.3-1"
     assert platform.list_runtimes() == [os.path.basename(runtime)]
     assert platform.runtime_metadata("cp27", "2.7.3-1")["sha256"] == sha256_of(runtime)

@@ -112,9 +112,16 @@ def runtime_index_v1(request: Request, organization_name: str, repository_name: 
                        db, repo.id, canonical, ingest.RUNTIME))
 
 
+def app_index_v0(request: Request, organization_name: str, repository_name: str, platform: str,
+                 principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
+    """``python_tag -> app_id -> version -> build -> entry``; each entry's platform as its description spells it."""
+    return _answer(request, db, principal, organization_name, repository_name, platform, ingest.APP, "v0",
+                   lambda repo, available, canonical: documents.build_app_index(db, repo.id, canonical, True))
+
+
 def app_index(request: Request, organization_name: str, repository_name: str, platform: str,
               principal: Principal = Depends(get_principal), db: Session = Depends(get_db)) -> Response:
-    """``python_tag -> app_id -> version -> build -> entry``."""
+    """``python_tag -> app_id -> version -> build -> entry`` (API v1: canonical platform names)."""
     return _answer(request, db, principal, organization_name, repository_name, platform, ingest.APP, "",
                    lambda repo, available, canonical: documents.build_app_index(db, repo.id, canonical))
 
@@ -129,5 +136,6 @@ def bundle_index(request: Request, organization_name: str, repository_name: str,
 add_routes(router, lambda urls: urls.indices.eggs, egg_index, ["GET"])
 add_routes(router, lambda urls: urls.indices.runtimes, runtime_index_v0, ["GET"], versions=(0,))
 add_routes(router, lambda urls: urls.indices.runtimes, runtime_index_v1, ["GET"], versions=(1,))
-add_routes(router, lambda urls: urls.indices.apps, app_index, ["GET"])
+add_routes(router, lambda urls: urls.indices.apps, app_index_v0, ["GET"], versions=(0,))
+add_routes(router, lambda urls: urls.indices.apps, app_index, ["GET"], versions=(1,))
 add_routes(router, lambda urls: urls.indices.bundles, bundle_index, ["GET"], versions=(1,))
