@@ -17,8 +17,12 @@ VERSION = re.search(r'^__version__ = "([^"]+)"', read("hatcher", "__init__.py"),
 
 TEST_REQUIRES = ["pytest>=7", "pytest-cov", "responses>=0.23", "pyyaml", "psycopg[binary]>=3.2",
                  "requests-toolbelt>=1.0", "okonomiyaki[all]==3.0.0", "cryptography>=41",
-                 "openapi-spec-validator>=0.7"]
-DOCS_REQUIRES = ["sphinx>=7", "sphinx-click>=5"]
+                 "openapi-spec-validator>=0.7",
+                 # tests/unit/test_benchmark_plots.py redraws the committed benchmark charts byte for byte:
+                 # the matplotlib that drew them (3.11 needs Python 3.11; below it the test is skipped)
+                 "matplotlib==3.11.2; python_version >= '3.11'"]
+#: matplotlib: benchmarks/run.py --plot and benchmarks/plots.py draw the charts of docs/performance.rst.
+DOCS_REQUIRES = ["sphinx>=7", "sphinx-click>=5", "matplotlib>=3.8"]
 SERVER_REQUIRES = ["fastapi>=0.110", "uvicorn>=0.29", "sqlalchemy>=2.0", "alembic>=1.13", "python-multipart>=0.0.9",
                    "pyyaml>=6", "httptools>=0.5", "uvloop>=0.17; sys_platform != 'win32'", "jinja2>=3.1"]
 #: The S3 blob store (obstore, pinned: its API moves between minor releases) and the PostgreSQL driver.

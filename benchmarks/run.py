@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run.py            # the full run (1 GiB eggs, 500-egg batch, 20,000-egg index)
     python benchmarks/run.py --quick    # a smoke run with small sizes (the ratios mean little)
     python benchmarks/run.py --quick --only scale --no-reference   # the scale-out group alone
+    python benchmarks/run.py --plot     # and results.json + SVG charts in docs/_static/benchmarks
 
 Run it with the interpreter of the virtualenv where this ``hatcher`` is installed with the
 ``server`` extras; it needs ``curl`` on ``PATH`` and, for the reference columns, PyPI access the
@@ -35,6 +36,10 @@ What happens:
    keep-alive ``requests`` session, the p50 of ``--index-requests`` GETs of the platform page of
    the pre-filled index (first, middle and last page of its egg names), of the repository page,
    of an egg-name page and of searches; ours only (no reference, no curl). ``--only ui`` needs no reference client.
+6. With ``--plot [DIR]``, the figures are written to ``DIR/results.json`` and drawn as SVG bar charts,
+   one per group of rows, ours, the reference and curl side by side (``benchmarks/plots.py``,
+   imported only then: it needs matplotlib, in the ``docs`` extra). ``--plot-from RESULTS_JSON``
+   measures nothing and only redraws them.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ MIB = 1 << 20
 GROUPS = ("upload", "download", "batch", "index", "startup", "ui")
 #: The scale-out groups (``benchmarks/scale.py``; ``--only scale`` is all three), run after the others.
 SCALE_PARTS = ("scale-s3", "scale-batch", "scale-index")
+#: Where ``--plot`` writes its charts and results.json, relative to the current directory.
+DEFAULT_PLOT_DIR = os.path.join("docs", "_static", "benchmarks")
 
 #: (full, --quick) sizes
 SIZES = {
@@ -744,6 +751,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="Run only these benchmarks (repeatable); scale = scale-s3 + scale-batch + scale-index.")
     parser.add_argument("--workdir", help="Scratch directory (default: a fresh temporary one, removed at the end).")
     parser.add_argument("--json", help="Also write the raw figures to this file.")
+    parser.add_argument("--plot", nargs="?", const=DEFAULT_PLOT_DIR, metavar="DIR",
+                        help=f"After the run, write results.json and SVG bar charts of the figures to DIR "
+                             f"(default {DEFAULT_PLOT_DIR}; needs matplotlib, in the docs extra).")
+    parser.add_argument("--plot-from", metavar="RESULTS_JSON",
+                        help="Run nothing: redraw the charts of a results.json written by --plot (into the "
+                             "directory of --plot, or the file's own directory).")
     args = parser.parse_args(argv)
     index = 1 if args.quick else 0
     args.size = (args.size_mib << 20) if args.size_mib else SIZES["big"][index]
@@ -763,10 +776,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     options = parse_args(argv)
+    if options.plot_from:
+        return plot_from(options.plot_from, options.plot or os.path.dirname(os.path.abspath(options.plot_from)))
     if shutil.which("curl") is None:
         print("curl is needed", file=sys.stderr)
         return 2
     started = time.perf_counter()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     groups, scale_parts = options.only & set(GROUPS), options.only & set(SCALE_PARTS)
     reference_python = reference_hatcher = reference_env = None
     if not options.no_reference and groups - {"ui"}:
@@ -803,20 +819,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             server = Server(data_dir)
             bench = Bench(options, server, clients, workdir)
             rows, figures = bench.rows, bench.figures
-            if "upload" in options.only:
-                bench.bench_upload(egg)
-            if "download" in options.only:
-                bench.bench_download(egg)
-            if "batch" in options.only:
-                small_dir = os.path.join(workdir, "small")
-                bench.bench_batch(build_small_eggs(small_dir, options.batch))
-                shutil.rmtree(small_dir)
-            if "index" in options.only:
-                bench.bench_index()
-            if "startup" in options.only:
-                bench.bench_startup()
-            if "ui" in options.only:
-                bench.bench_ui()
+            for group in GROUPS:
+                if group not in options.only:
+                    continue
+                first = len(rows)
+                if group == "upload":
+                    bench.bench_upload(egg)
+                elif group == "download":
+                    bench.bench_download(egg)
+                elif group == "batch":
+                    small_dir = os.path.join(workdir, "small")
+                    bench.bench_batch(build_small_eggs(small_dir, options.batch))
+                    shutil.rmtree(small_dir)
+                else:
+                    getattr(bench, f"bench_{group}")()
+                for row in rows[first:]:
+                    row["group"] = group  # the charts of --plot are drawn per group
             server.stop()  # idle from here on: out of the way of the scale-out group
         if scale_parts:
             from scale import ScaleBench  # issue 8: S3, replicas and PostgreSQL (benchmarks/scale.py)
@@ -852,10 +870,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"target: {name}: " + ("not measured" if met is None else f"{'MET' if met else 'NOT MET'} ({figure})"))
     print("targets: " + "; ".join(f"{name}: {'-' if met is None else 'MET' if met else 'NOT MET'}"
                                   for name, met, _ in results))
+    report = {"rows": rows, "figures": figures, "scale_tables": scale_tables, "machine": machine(),
+              "quick": options.quick, "targets": results, "runs": options.runs,
+              "date": time.strftime("%Y-%m-%d", time.gmtime()), "minutes": round(elapsed / 60, 1),
+              # how busy the machine was (1-minute load average at the start and at the end): other
+              # work on the same cores slows every figure down
+              "load_average": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
+              "command": "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     if options.json:
         with open(options.json, "w", encoding="utf-8") as stream:
-            json.dump({"rows": rows, "figures": figures, "scale_tables": scale_tables, "machine": machine(),
-                       "quick": options.quick, "targets": results}, stream, indent=2, default=str)
+            json.dump(report, stream, indent=2, default=str)
+    if options.plot:
+        # The figures first, so that a failure to draw loses no measurement: plots.py redraws from them.
+        os.makedirs(options.plot, exist_ok=True)
+        results_json = os.path.join(options.plot, "results.json")
+        with open(results_json, "w", encoding="utf-8") as stream:
+            json.dump(report, stream, indent=2, default=str)
+            stream.write("\n")
+        return plot_from(results_json, options.plot)
+    return 0
+
+
+def plot_from(results_json: str, directory: str) -> int:
+    """Draw the charts of ``results_json`` into ``directory`` (``benchmarks/plots.py``; needs matplotlib)."""
+    try:
+        import plots  # benchmarks/plots.py, imported only here: the benchmarks themselves need no matplotlib
+    except ImportError as error:
+        print(f"--plot needs matplotlib (pip install hatcher[docs]): {error}", file=sys.stderr)
+        return 2
+    for path in plots.draw_file(results_json, directory):
+        print(f"wrote {path}")
     return 0
 
 
