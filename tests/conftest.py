@@ -17,6 +17,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The command line reads profiles from ~/.config/hatcher/config.toml: a developer's own file (or
+    # HATCHER_PROFILE) must not change what the tests run. Tests of profiles set their own file.
+    os.environ["HATCHER_CONFIG"] = os.devnull
+    os.environ.pop("HATCHER_PROFILE", None)
     if config.getoption("--against-replicas"):
         os.environ["HATCHER_TEST_STACK"] = REPLICAS
     config.addinivalue_line("markers", "embedded: the test needs the server in its own process (its settings, "
