@@ -83,7 +83,7 @@ CLI_NOTES = {
                                        "``--json`` added.",
     "`export [-a] [-r] [-p] [-t] TARGET_DIR`":
         "Index and metadata requests also run on the 4 workers; a failed download is one line "
-        "``Error downloading <name>: <reason>``; v0 notes runtimes only when ``-a runtimes`` is given.",
+        "``Error downloading <name>: <reason>``; the lines printed are the reference's (:ref:`compat-cli-text`).",
     "`import [-a] [-r] [-p] [-f] [-c] ROOT_DIR` (v1)":
         "Fixed: apps are imported (with verification); eggs go through the parallel batch procedure; "
         "a bad ``-r`` value or missing organization exits with status 1.",
@@ -109,6 +109,58 @@ JSON document; progress bars go to stderr, only when it is a terminal and
 ``--no-progress`` is not given. Added commands: ``server run``, ``server set-password``,
 ``server unlock``, ``server gc``, ``server db upgrade`` and the alias ``serve`` (the
 embedded Brood server), and ``audit list`` (:doc:`security`). See :doc:`cli`.
+"""
+
+CLI_TEXT_SECTION = """
+.. _compat-cli-text:
+
+Text of the command line
+~~~~~~~~~~~~~~~~~~~~~~~~
+
+Scripts and habits depend on these lines, so they are the reference's, byte for byte;
+``tests/conformance/test_cli_text.py`` runs both clients with the same arguments and
+standard input against one server and compares what they print:
+
+* the confirmation prompts of ``eggs delete``, ``runtimes delete``, ``users delete``,
+  ``api-tokens delete`` and ``repositories delete`` (for instance ``numpy-1.8.0-1 (cp27)
+  will be deleted from acme/dev. Proceed? [y/N]:`` and ``API token 'laptop' will be
+  deleted. Proceed? [y/N]:``), declined (exit status 0) or at end of input (``Aborted!``,
+  exit status 1);
+* the per-step lines of ``export`` (``Exporting eggs from ORG/REPO for PLATFORM and
+  python-tags: TAG``, the runtimes line whenever the platform has runtimes, even if none
+  fits ``-t``), and with API version 0 the note ``Exporting runtimes is not supported for
+  api version 0`` on stderr, also when runtimes were asked for only by default;
+* the empty line on stdout where the reference ends a progress bar's line: after a
+  download, a batch upload, and each batch of ``export`` and ``import``. Here bars are
+  drawn on stderr, and only on a terminal; when a bar is drawn, it ends its own line
+  instead;
+* usage lines of every command of both API versions (``Usage: hatcher [OPTIONS] COMMAND
+  [ARGS]...`` for the groups, although click 8.2 and later would print ``[COMMAND]``),
+  at 80 and 200 columns;
+* usage errors: ``Try 'hatcher eggs upload -h' for help.`` (click 8.2 and later would
+  name ``--help``), ``No such option: --verif (Possible options: --no-verify,
+  --verify)``, unknown commands, missing arguments and ``-u``.
+
+The differences that remain, each asserted exactly as written here by the same test:
+
+.. list-table::
+   :header-rows: 1
+   :widths: 25 25 25 25
+
+   * - Invocation
+     - Reference
+     - Here
+     - Reason
+   * - ``eggs batch-upload -j 2 ...``
+     - ``Error: No such option: -j`` (exit status 2)
+     - runs with 2 parallel uploads
+     - ``-j`` / ``--jobs`` is an addition.
+   * - ``--help`` of any command
+     - the reference's descriptions
+     - this project's own descriptions and options (``--json``, ``--no-progress``...),
+       as plain text
+     - Only the usage lines are behaviour; the descriptions are not copied. Help is
+       written in reStructuredText for these pages and printed without its markup.
 """
 
 PROFILES_SECTION = """
@@ -305,6 +357,7 @@ def render(spec_path: str, cli_spec_path: str | None = None) -> str:
     out += [CLI_HEADER, table_head("Command or option")]
     for name, since in rows(cli_spec.read_text(encoding="utf-8"), "## 8. Checklist"):
         out.append(list_row(name.replace("\\|", "|"), since, cli_note(name)))
+    out.append(CLI_TEXT_SECTION)
     out.append(PROFILES_SECTION)
     out.append(SERVER_SECTION)
     return "".join(out).rstrip() + "\n"

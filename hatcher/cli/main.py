@@ -97,7 +97,7 @@ def hatcher(ctx: click.Context, api_version: str, profile: Optional[str], url: O
                             progress=not no_progress, verify=chosen.verify if chosen else None, profile=chosen)
     if (password is not None and ctx.obj.effective_username() is None
             and ctx.invoked_subcommand not in PROFILE_CREATING_COMMANDS):
-        raise click.UsageError("password provided with no username", ctx=ctx)
+        raise click.UsageError("Password provided with no username", ctx=ctx)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

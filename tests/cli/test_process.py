@@ -168,7 +168,7 @@ def test_help_without_a_command(program: list[str]) -> None:
     (("-u", "http://127.0.0.1:1", "--api-version", "0", "bundles", "list", "a", "b", "c"),
      "Error: No such command 'bundles'."),
     (("-u", "http://127.0.0.1:1", "-p", "secret", "organizations", "list"),
-     "Error: password provided with no username"),
+     "Error: Password provided with no username"),
 ])
 def test_usage_errors_exit_2(program: list[str], args: tuple[str, ...], message: str) -> None:
     completed = run(program, *args)
