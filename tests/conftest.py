@@ -74,3 +74,13 @@ def nothing_left_behind() -> Iterator[None]:
     leaks = check.finish()
     if leaks:
         pytest.fail("the tests left behind:\n  " + "\n  ".join(leaks), pytrace=False)
+
+
+@pytest.fixture(params=["streamed", "buffer-ring"])
+def receiver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the client receives a download: through requests, and the buffer ring (4 MiB buffers)."""
+    from hatcher.core import download
+
+    threshold = 0 if request.param == "buffer-ring" else 1 << 62
+    monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", threshold)
+    return request.param

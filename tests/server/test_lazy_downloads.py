@@ -17,7 +17,6 @@ import pytest
 from leak_check import socket_inodes
 
 from hatcher.artefacts.builders import build_egg, build_runtime_v1
-from hatcher.core import download
 from hatcher.core.download import CHUNK_SIZE, PARTIAL_SUFFIX
 
 PAYLOAD = 3 * 1024 * 1024 + 123  # a few chunks of 1 MiB, not a multiple of it
@@ -39,16 +38,6 @@ def stored(brood, tmp_path_factory):
     repository.platform("rh7-x86_64").upload_egg(str(egg))
     repository.upload_runtime(str(runtime))
     return org, {EGG: egg.read_bytes(), RUNTIME: runtime.read_bytes()}
-
-
-@pytest.fixture(params=["streamed", "buffer-ring"])
-def receiver(request, monkeypatch):
-    """Both ways of receiving a body: through requests, and the buffer ring (4 MiB buffers)."""
-    if request.param == "buffer-ring":
-        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 0)
-    else:
-        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 1 << 62)
-    return request.param
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from hatcher.core import download
 from hatcher.core.brood_url_handler import BroodURLHandler
 from hatcher.core.download import CHUNK_SIZE, PARTIAL_SUFFIX
 from hatcher.errors import HatcherException
@@ -71,15 +70,6 @@ def handler(server):
     transport = BroodURLHandler.from_auth(f"http://127.0.0.1:{server.server_address[1]}")
     yield transport
     transport.session.close()
-
-
-@pytest.fixture(params=["streamed", "buffer-ring"])
-def receiver(request, monkeypatch):
-    if request.param == "buffer-ring":
-        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 0)
-    else:
-        monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 1 << 62)
-    return request.param
 
 
 def listing(directory: Path) -> list[tuple[str, int]]:
