@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any, Optional
 
@@ -23,12 +24,45 @@ class ApiError(Exception):
         self.headers = headers
 
 
+#: The status of a request the server has no room to store (RFC 4918: 507 Insufficient Storage).
+INSUFFICIENT_STORAGE = 507
+#: ``OSError.errno`` values that mean "no room": the disk is full, or a quota is reached.
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class InsufficientStorage(ApiError):
+    """The server has no room for what the request would store: answered with 507."""
+
+    def __init__(self, message: str = "Not enough space on the server for this upload") -> None:
+        super().__init__(INSUFFICIENT_STORAGE, message)
+
+
+#: SQLite's "database or disk is full" (``SQLITE_FULL``), and PostgreSQL's class 53100 ``disk_full``.
+_SQLITE_FULL = 13
+_POSTGRESQL_DISK_FULL = "53100"
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says that a disk or a quota is full: ``ENOSPC`` or ``EDQUOT`` from the
+    operating system, ``SQLITE_FULL`` from SQLite, ``disk_full`` from PostgreSQL (the driver's
+    error itself, or SQLAlchemy's wrapping of it)."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL or "database or disk is full" in str(orig):
+        return True  # (the error code is set from Python 3.11 on)
+    return getattr(orig, "sqlstate", None) == _POSTGRESQL_DISK_FULL
+
+
 def as_api_error(exc: BaseException) -> Optional[ApiError]:
-    """The answer to an exception: itself for an :class:`ApiError`, 503 for a database that is
-    unreachable (down, restarting, out of connections), 409 for rows a concurrent request changed
-    under this one, None for anything else (a bug: 500)."""
+    """The answer to an exception: itself for an :class:`ApiError`, 507 for a full disk or quota,
+    503 for a database that is unreachable (down, restarting, out of connections), 409 for rows a
+    concurrent request changed under this one, None for anything else (a bug: 500)."""
     if isinstance(exc, ApiError):
         return exc
+    if is_out_of_space(exc):
+        logger.warning("Out of space: %s", exc)
+        return InsufficientStorage()
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.orm.exc import StaleDataError
 
