@@ -298,6 +298,10 @@ Downloads (``iter_download_egg``, ``iter_download_runtime``, ``BroodURLHandler.i
   and one of 818 with the reference, three of 1,048,576 and one of 818 here). The only
   larger value is Q5's single ``content_length`` for a file already in place. Code that
   counts chunks, or expects 64 KiB, sees fewer, larger ones; the sum is the same.
+* ``tests/conformance/test_same_script.py`` runs one script with both clients against one
+  server and checks all of this: the same ``InvalidApiVersion`` (``args`` the version),
+  no file after the call or after dropping the iterator, the same file at the end, and
+  exactly these two differences.
 
 Platform names of v0 runtimes and apps (the embedded server; a choice, the specification
 leaves it open except for the v0 runtime index):
