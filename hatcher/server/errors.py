@@ -30,11 +30,17 @@ INSUFFICIENT_STORAGE = 507
 _NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
+#: The message of a 507: of an upload, and of any other request (a database write).
+UPLOAD_NO_SPACE = "Not enough space on the server for this upload"
+NO_SPACE = "Not enough space on the server to store this request"
+
+
 class InsufficientStorage(ApiError):
     """The server has no room for what the request would store: answered with 507."""
 
-    def __init__(self, message: str = "Not enough space on the server for this upload") -> None:
-        super().__init__(INSUFFICIENT_STORAGE, message)
+    def __init__(self, message: str = UPLOAD_NO_SPACE,
+                 headers: Optional[dict[str, str]] = None) -> None:
+        super().__init__(INSUFFICIENT_STORAGE, message, headers)
 
 
 #: SQLite's "database or disk is full" (``SQLITE_FULL``), and PostgreSQL's class 53100 ``disk_full``.
@@ -61,8 +67,8 @@ def as_api_error(exc: BaseException) -> Optional[ApiError]:
     if isinstance(exc, ApiError):
         return exc
     if is_out_of_space(exc):
-        logger.warning("Out of space: %s", exc)
-        return InsufficientStorage()
+        logger.warning("Out of space: %s", " ".join(str(getattr(exc, "orig", None) or exc).split())[:200])
+        return InsufficientStorage(NO_SPACE)
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.orm.exc import StaleDataError
 
@@ -112,13 +118,21 @@ def install_error_handlers(app: FastAPI) -> None:
     # once answered, and the server would log a traceback for every request while the database is
     # down. Here a 503 is answered with one warning line.
     @app.exception_handler(SQLAlchemyError)
-    async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    async def _database_error(request: Request, exc: SQLAlchemyError) -> Any:
+        return await _unexpected(request, exc)
+
+    # The same for the operating system's errors: a full disk (ENOSPC, EDQUOT) is a 507 and one
+    # warning line; any other OSError goes on to the catch-all (500, and its traceback).
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> Any:
+        if not is_out_of_space(exc):
+            raise exc
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Any:
         mapped = as_api_error(exc)
         if mapped is not None:
-            return error_response(mapped.status, mapped.message, mapped.headers)
+            return _answer(request, mapped.status, mapped.message, mapped.headers)
         logger.exception("Unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error")

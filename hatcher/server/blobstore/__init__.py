@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from hatcher.core.pipeline import BackgroundConsumer, InlineConsumer
 from hatcher.server.errors import ApiError
+from hatcher.server.space import DiskSpace
 
 #: ``(sha256, md5, size)`` of a received file.
 Digests = tuple[str, str, int]
@@ -155,6 +156,11 @@ class BlobStore(abc.ABC):
     def sweep_temporary(self, older_than: float) -> int:
         """Remove what interrupted uploads left before ``older_than``; how many were removed."""
         return 0
+
+    def disk_space(self) -> Optional[DiskSpace]:
+        """The space of the file system where uploads are received (see :mod:`hatcher.server.space`),
+        or None when they are not received on this machine's disk: then nothing is refused early."""
+        return None
 
     def check(self) -> None:  # noqa: B027 - most stores have nothing to check
         """Check at start that the store can be used (raise :class:`BlobStoreError` otherwise)."""

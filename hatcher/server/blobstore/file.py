@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, MalformedRangeHeader
 from hatcher.core import direct_io
 from hatcher.core.direct_io import DirectFile, aligned_buffer
 from hatcher.server.blobstore import BlobStore, Digester, Digests, MemoryBlob, Writer
+from hatcher.server.space import DiskSpace, disk_space
 
 #: Blobs smaller than this are not fsync'ed by default (see :class:`FileBlobStore`; the same as
 #: :attr:`hatcher.server.settings.ServerSettings.fsync_min_size`).
@@ -31,7 +32,11 @@ class _DirectWriter:
     def __init__(self, path: str) -> None:
         self._file = DirectFile(path, exclusive=True)
         self.fd = self._file.fd
-        self._buffer = aligned_buffer(_DIRECT_BUFFER)
+        try:
+            self._buffer = aligned_buffer(_DIRECT_BUFFER)
+        except BaseException:
+            self._file.close()
+            raise
         self._fill = 0
 
     def write(self, chunk: bytes | memoryview) -> None:
@@ -52,9 +57,13 @@ class _DirectWriter:
         self._fill = 0
 
     def close(self) -> None:
-        if not self._buffer.closed:
-            self._buffer.close()
-        self._file.close()
+        try:
+            if not self._buffer.closed:
+                self._buffer.close()
+        except BufferError:
+            pass  # a failed write's traceback still holds a view of it: it is freed with the traceback
+        finally:
+            self._file.close()
 
 
 class IncomingBlob:
@@ -63,35 +72,50 @@ class IncomingBlob:
     def __init__(self, tmp_dir: str, fsync_min_size: int = 0, expected_size: Optional[int] = None) -> None:
         self.path = os.path.join(tmp_dir, f"upload-{uuid.uuid4().hex}{_PARTIAL}")
         self._file: Any = None
-        if expected_size is not None and expected_size >= DIRECT_IO_MIN_SIZE and direct_io.SUPPORTED:
-            self._file = _DirectWriter(self.path)
-        if self._file is None:
-            self._file = open(self.path, "xb")  # noqa: SIM115 - closed by finish/discard
-        self._digester = Digester(expected_size)
-        self._fsync_min_size = fsync_min_size
         self._closed = False
+        self._digester: Optional[Digester] = None
+        try:
+            if expected_size is not None and expected_size >= DIRECT_IO_MIN_SIZE and direct_io.SUPPORTED:
+                self._file = _DirectWriter(self.path)
+            if self._file is None:
+                # Unbuffered: a failed write (a full disk) fails at once, and leaves no buffer that
+                # close() would try to flush again. The pieces written are large (4 MiB, or a small
+                # upload's whole file), so a buffer would save no system call.
+                self._file = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by finish/discard
+            self._digester = Digester(expected_size)
+        except BaseException:
+            self.discard()
+            raise
+        self._fsync_min_size = fsync_min_size
 
     @property
     def size(self) -> int:
         """Bytes received so far."""
-        return self._digester.size
+        return self._digester.size if self._digester is not None else 0
 
     def _fileno(self) -> int:
         return self._file.fd if isinstance(self._file, _DirectWriter) else self._file.fileno()
 
     def write(self, chunk: bytes | memoryview) -> None:
         """Append ``chunk`` and hash it; ``chunk`` must not change afterwards (the md5 thread may read it)."""
+        assert self._digester is not None
         self._digester.update(chunk)
-        self._file.write(chunk)
+        if isinstance(self._file, _DirectWriter):
+            self._file.write(chunk)
+        else:
+            view = memoryview(chunk)
+            while view:  # an unbuffered file may write less than asked
+                view = view[self._file.write(view):]
 
     def finish(self) -> Digests:
         """Flush (and fsync unless the blob is small, see :class:`FileBlobStore`); return ``(sha256, md5, size)``."""
+        assert self._digester is not None
         digests = self._digester.finish()
         self._file.flush()
         if self.size >= self._fsync_min_size:
             os.fsync(self._fileno())
-        self._file.close()
         self._closed = True
+        self._file.close()
         return digests
 
     def source(self) -> str:
@@ -99,13 +123,26 @@ class IncomingBlob:
         return self.path
 
     def discard(self) -> None:
-        """Forget the received bytes (a no-op once published: the file has moved)."""
-        self._digester.abandon()
-        if not self._closed:
-            self._file.close()
-            self._closed = True
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        """Forget the received bytes: stop the md5 thread, close the file and remove it, whatever fails.
+
+        Idempotent, and a no-op once published (the file has moved). Never raises for a file
+        that cannot be flushed (a full disk): what it held is dropped anyway.
+        """
+        try:
+            if self._digester is not None:
+                self._digester.abandon()
+        finally:
+            try:
+                if not self._closed and self._file is not None:
+                    self._closed = True
+                    self._file.close()
+            except (OSError, BufferError):
+                pass  # a last flush on a full disk, a buffer still viewed: the descriptor is closed all the same
+            finally:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
 
 
 class BlobResponse(FileResponse):
@@ -191,18 +228,23 @@ class FileBlobStore(BlobStore):
         """
         path = os.path.join(self.tmp_dir, f"upload-{uuid.uuid4().hex}{_PARTIAL}")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        written = False
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             if len(data) >= self.fsync_min_size:
                 os.fsync(fd)
-        except BaseException:
+            written = True
+        finally:
             os.close(fd)
-            os.unlink(path)
-            raise
-        os.close(fd)
+            if not written:  # a full disk, or anything else: nothing is left behind
+                os.unlink(path)
         return path
+
+    def disk_space(self) -> DiskSpace:
+        """The space of the file system of the temporary directory and the blobs (the least free, if two)."""
+        return disk_space({self.tmp_dir, self.root})
 
     def publish(self, writer: Writer, sha256: str) -> str:
         """Move a finished upload into place under its content address (atomic); its key."""

@@ -25,7 +25,7 @@ from hatcher.server import artefact_service as service
 from hatcher.server import ingest
 from hatcher.server.blobstore import Writer
 from hatcher.server.deps import add_routes, find_repository_ids, parse_bool, principal_of
-from hatcher.server.errors import ApiError, as_api_error
+from hatcher.server.errors import ApiError, InsufficientStorage, as_api_error
 from hatcher.server.fast_lane import fast_route
 from hatcher.server.security import (
     UPLOAD_REPOSITORY,
@@ -33,6 +33,7 @@ from hatcher.server.security import (
     check_role,
     role_on_repository,
 )
+from hatcher.server.space import check_room
 
 router = APIRouter()
 
@@ -45,6 +46,8 @@ _FEED_SIZE = 4 * 1024 * 1024
 SMALL_UPLOAD_SIZE = 256 * 1024
 #: A refused upload's body is read and dropped up to this size, so the client sees the answer.
 _DRAIN_LIMIT = 256 * 1024 * 1024
+#: The header of an answer after which the server reads nothing more of the request (see :func:`_refuse`).
+_CLOSE = {"Connection": "close"}
 
 
 class MultipartReceiver:
@@ -129,8 +132,8 @@ class MultipartReceiver:
             return  # an epilogue after the closing boundary is ignored
         try:
             self._parser.write(chunk)
-        except ApiError:
-            raise
+        except (ApiError, OSError):
+            raise  # the store's errors (a full disk is 507), from writing the file's pieces
         except Exception as exc:  # the parser's own errors
             raise ApiError(400, f"Malformed multipart body: {exc}") from None
 
@@ -226,9 +229,15 @@ def _content_length(request: Request) -> Optional[int]:
         return None
 
 
+def _check_room(request: Request, length: Optional[int]) -> None:
+    """507 when ``length`` bytes do not fit on the store's disk above the reserve (:mod:`hatcher.server.space`)."""
+    check_room(request.app.state.store, request.app.state.settings.min_free_space, length)
+
+
 def _receive_whole(request: Request, kind: str, target_of: Callable[[], _Target], body: bytes) -> dict[str, Any]:
     """Authorise, parse, check and store a small upload already received whole, in one call."""
     target = target_of()
+    _check_room(request, len(body))
     incoming = request.app.state.store.memory_writer()
     try:
         receiver = MultipartReceiver(request.headers.get("content-type"), incoming)
@@ -252,20 +261,34 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
             whole = b"".join([chunk async for chunk in body.chunks()])
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
-        if cheap_to_authenticate(request.headers.get("authorization")) and _cheap_to_commit(request):
-            # Right here, on the event loop: about a millisecond of work, where a hop to a worker
-            # thread and back costs more than that under the GIL.
-            return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
-        # A password not checked lately: a wrong one costs tens of milliseconds of scrypt, which
-        # must not hold up every other connection. Nor must waiting for the blob lock, which
-        # another thread holds (committing a large upload, or removing a deleted repository's
-        # blobs); it may still be taken between this check and the commit, and then the loop
-        # waits for that one commit or removal. Nor must a database or blob store across the
-        # network (PostgreSQL, S3): one that hangs would hold every connection.
-        return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
-                            status_code=201)
+        try:
+            if cheap_to_authenticate(request.headers.get("authorization")) and _cheap_to_commit(request):
+                # Right here, on the event loop: about a millisecond of work, where a hop to a worker
+                # thread and back costs more than that under the GIL.
+                return JSONResponse(_receive_whole(request, kind, target_of, whole), status_code=201)
+            # A password not checked lately: a wrong one costs tens of milliseconds of scrypt, which
+            # must not hold up every other connection. Nor must waiting for the blob lock, which
+            # another thread holds (committing a large upload, or removing a deleted repository's
+            # blobs); it may still be taken between this check and the commit, and then the loop
+            # waits for that one commit or removal. Nor must a database or blob store across the
+            # network (PostgreSQL, S3): one that hangs would hold every connection.
+            return JSONResponse(await run_in_threadpool(_receive_whole, request, kind, target_of, whole),
+                                status_code=201)
+        except Exception as exc:
+            mapped = as_api_error(exc)  # a full disk is a 507 that says "this upload"
+            if isinstance(mapped, InsufficientStorage):
+                raise InsufficientStorage() from None
+            raise
     try:
         target = await run_in_threadpool(target_of)
+        _check_room(request, length)
+    except InsufficientStorage:
+        # Before a byte of the body is read: answered at once, and the connection closed, so that
+        # the client stops sending (see docs/server.rst, Running out of space).
+        raise InsufficientStorage(headers=_CLOSE) from None
+    except Exception as exc:
+        raise await _refuse(body, exc) from None
+    try:
         incoming = await run_in_threadpool(request.app.state.store.writer, length)
     except Exception as exc:
         raise await _refuse(body, exc) from None
@@ -291,6 +314,8 @@ async def _upload(request: Request, kind: str, organization_name: str, repositor
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
     except Exception as exc:
+        # The received part goes first: its space is back before the rest of the body is read.
+        await asyncio.shield(_release(feeding, incoming))
         raise await _refuse(body, exc) from None
     finally:
         # Shielded: a second cancellation (a server shutting down) must not skip the clean-up.
@@ -310,6 +335,9 @@ async def _refuse(body: _Body, exc: Exception) -> Exception:
     mapped = as_api_error(exc)
     if mapped is None:
         return exc
+    if isinstance(mapped, InsufficientStorage):
+        # No room: the rest of the body would be dropped; closing the connection stops the client.
+        return InsufficientStorage(headers=None if body.done else _CLOSE)
     await body.drain()
     return mapped
 

@@ -21,10 +21,11 @@ from hatcher.server import artefact_service as service
 from hatcher.server import ingest
 from hatcher.server.db import Artefact, Repository
 from hatcher.server.deps import find_repository, get_db
-from hatcher.server.errors import ApiError
+from hatcher.server.errors import INSUFFICIENT_STORAGE, ApiError, as_api_error
 from hatcher.server.routes.artefacts import uploader
 from hatcher.server.routes.uploads import SMALL_UPLOAD_SIZE
 from hatcher.server.security import UPLOAD_REPOSITORY, Principal, require_repository_role
+from hatcher.server.space import check_room
 from hatcher.server.web import urls
 from hatcher.server.web.render import render
 from hatcher.server.web.session import form_user, page_user
@@ -234,6 +235,7 @@ def _store(request: Request, who: service.Uploader, repository_id: int, canonica
     length = upload.file.tell()
     upload.file.seek(0)
     store = request.app.state.store
+    check_room(store, request.app.state.settings.min_free_space, length)  # 507 when it cannot fit
     # As the API does: a small file in memory (published in one request), a large one streamed to the store.
     incoming = store.memory_writer() if length <= SMALL_UPLOAD_SIZE else store.writer(length)
     try:
@@ -300,8 +302,9 @@ async def upload(request: Request, organization: str, repository: str, platform:
     try:
         parsed = await run_in_threadpool(_store, request, who, repository_id, canonical, UPLOAD_KINDS[choice][0],
                                          file, values["overwrite"], values["enabled"], extra)
-    except ApiError as error:
-        if error.status not in (400, 409):
+    except Exception as exc:  # noqa: BLE001 - what is not shown next to the field is raised again
+        error = as_api_error(exc)
+        if error is None or error.status not in (400, 409, INSUFFICIENT_STORAGE):
             raise
         errors["file"] = error.message
         return _upload_page(request, organization, repository, platform, canonical, error.status, errors, values)
