@@ -48,6 +48,16 @@ def _admin_pair(ctx: click.Context, param: click.Parameter, value: Optional[str]
     return email, password
 
 
+def _reserve(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
+    """``--min-free-space``: checked at once (a usage error names a bad value)."""
+    if value is None:
+        return None
+    try:
+        return import_server("space").parse_reserve(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 def _settings(data_dir: Optional[str], database_url: Optional[str], create: bool, store: bool = False,
               **options: Any) -> Any:
     """The server settings, after checking that the data directory (when one is needed) can be used.
@@ -170,6 +180,10 @@ def _data_options(function: Any) -> Any:
               help="Wrong passwords of one account from one address after which its logins from there get 429.")
 @click.option("--login-window", type=click.IntRange(1), default=900, show_default=True, metavar="SECONDS",
               help="Seconds over which wrong passwords are counted, and a lockout lasts.")
+@click.option("--min-free-space", callback=_reserve, metavar="SIZE",
+              help="Free space to keep on the disk of the blob files: larger uploads are refused (507) before "
+                   "their body is read. Bytes, or with a unit (512M, 1G), or a percentage of the disk (5%) "
+                   "[default: 256M or 5%, whichever is smaller].")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               help="Logging level; 'info' logs one line per request.")
 @click.option("--certfile", type=click.Path(dir_okay=False), metavar="PATH",
@@ -182,7 +196,7 @@ def run_command(ctx: click.Context, data_dir: Optional[str], database_url: Optio
                 s3_endpoint_url: Optional[str], host: str, port: int, admin: Optional[tuple[str, str]],
                 s3_presigned_downloads: Optional[int], gc_grace: Optional[int], gc_interval: int, upgrade_db: bool,
                 session_token_lifetime: int, trusted_proxies: tuple[str, ...], login_failure_limit: int,
-                login_window: int, log_level: str,
+                login_window: int, min_free_space: Any, log_level: str,
                 certfile: Optional[str], keyfile: Optional[str]) -> None:
     """Run a Brood server in the foreground until SIGINT (Ctrl-C) or SIGTERM.
 
@@ -203,7 +217,8 @@ def run_command(ctx: click.Context, data_dir: Optional[str], database_url: Optio
                          blob_store=blob_store, s3_endpoint_url=s3_endpoint_url,
                          s3_presigned_downloads=s3_presigned_downloads, gc_grace=gc_grace, gc_interval=gc_interval,
                          upgrade_db=upgrade_db, trusted_proxies=_networks(trusted_proxies),
-                         login_failure_limit=login_failure_limit, login_window=login_window)
+                         login_failure_limit=login_failure_limit, login_window=login_window,
+                         min_free_space=min_free_space)
     runner = import_server("runner")
     _configure_logging(log_level)
     try:

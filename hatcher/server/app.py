@@ -18,6 +18,7 @@ from hatcher.server.fast_lane import FastLane
 from hatcher.server.routes import admin, artefacts, audit, indices, server_metadata, teams, tokens, uploads
 from hatcher.server.services import Services, open_services
 from hatcher.server.settings import ServerSettings
+from hatcher.server.space import space_report
 
 logger = logging.getLogger("hatcher.server")
 
@@ -92,7 +93,19 @@ def create_app(settings: ServerSettings, services: Optional[Services] = None) ->
 
     @app.get(HEALTH_PATH, include_in_schema=False)
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+        # Always 200 (the server is up, and serves downloads): "degraded" when the free space of
+        # the disk that receives uploads is below the reserve, so uploads are refused (507).
+        answer: dict[str, Any] = {"status": "ok", "version": __version__}
+        try:
+            report = space_report(services.store, settings.min_free_space)
+        except OSError as exc:  # the directory went away: say so, and stay up
+            logger.warning("Cannot read the free space of the blob store: %s", exc)
+            report = None
+        if report is not None:
+            answer.update(free_space=report.free, min_free_space=report.reserve)
+            if report.low:
+                answer["status"] = "degraded"
+        return answer
 
     @app.get(openapi.OPENAPI_PATH, include_in_schema=False)
     def openapi_document() -> Response:

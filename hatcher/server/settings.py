@@ -9,6 +9,7 @@ import attr
 
 from hatcher.artefacts.platforms import KNOWN_PLATFORMS
 from hatcher.artefacts.tags import ALL_PYTHON_TAGS, CONCRETE_PYTHON_TAGS
+from hatcher.server.space import Reserve, parse_reserve
 
 
 def _absolute(path: Optional[str | os.PathLike[str]]) -> Optional[str]:
@@ -66,6 +67,11 @@ class ServerSettings:
         first byte came, on a kept-alive connection), and a JSON body once it is read: else 408.
     keep_alive_timeout : float
         Seconds an idle kept-alive connection stays open.
+    min_free_space : Reserve, str or int, optional
+        The free space a file store keeps on its disk: an upload announcing more than the free
+        space minus this is refused (507) before its body is read, and ``GET /health`` says
+        ``degraded`` below it. Bytes, a size with a unit (``512M``, ``1G``) or a percentage of
+        the disk (``5%``); default 256 MiB or 5 %, whichever is smaller (see :mod:`hatcher.server.space`).
     """
 
     data_dir: Optional[str] = attr.ib(converter=_absolute)
@@ -84,6 +90,7 @@ class ServerSettings:
     max_header_size: int = attr.ib(default=64 * 1024)
     request_timeout: float = attr.ib(default=30.0)
     keep_alive_timeout: float = attr.ib(default=5.0)
+    min_free_space: Optional[Reserve] = attr.ib(default=None, converter=parse_reserve)
     platforms: tuple[str, ...] = attr.ib(default=KNOWN_PLATFORMS, converter=tuple)
     python_tags: tuple[str, ...] = attr.ib(default=CONCRETE_PYTHON_TAGS, converter=tuple)
     all_python_tags: tuple[str, ...] = attr.ib(default=ALL_PYTHON_TAGS, converter=tuple)
