@@ -4,7 +4,7 @@ The routes parse their bodies by hand, so FastAPI cannot describe them; the docu
 built from :data:`OPERATIONS` instead, one compact entry per operation (method, URL-template
 node, request, success answer, the errors it can answer), for API v0 and v1. Paths come from
 :mod:`hatcher.core.url_templates`, so every path is still spelled once. The errors any request
-can get (400, 408, 431), those of credentials (401, 429, 503) and of a JSON body (413) are
+can get (400, 408, 431), those of credentials (401, 429, 503, 507) and of a JSON body (413) are
 added to each entry; path and query parameters carry examples naming the data
 ``tools/fuzz.py`` seeds, so that generated requests reach real artefacts.
 """
@@ -123,7 +123,12 @@ def _schemas() -> dict[str, Any]:
                            "bundle_build": INTEGER}, closed=True),
         # -- answers
         "Error": obj({"error": STRING}),
-        "Health": obj({"status": STRING, "version": STRING}),
+        "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded"],
+                                  "description": "degraded: the free space is below the reserve, uploads get 507"},
+                       "version": STRING},
+                      {"free_space": {"type": "integer", "description": "Bytes free on the disk of the blob "
+                                                                            "files (file stores)"},
+                       "min_free_space": {"type": "integer", "description": "The reserve, in bytes"}}),
         "Organizations": obj({"organizations": array(STRING)}),
         "NameAndDescription": obj({"name": STRING, "description": STRING}),
         "RepositoryNames": obj({"repositories": array(STRING)}),
@@ -221,6 +226,9 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
           {"Retry-After": {"schema": INTEGER, "description": "Seconds until the lockout ends", "required": True}}),
     431: ("The request line and headers are larger than 64 KiB; the connection is closed", {}),
     503: ("The database or the blob store is unavailable: try again later", {}),
+    507: ("No space left on the server for what the request stores (a full disk or quota): an upload that "
+          "does not fit above the free-space reserve is refused before its body is read, and the connection "
+          "closed; a database write (credentials record their use too) can fail the same way", {}),
 }
 #: What any request can get (see docs/server.rst, Request limits): malformed, too slow, too large a head.
 _ANY_REQUEST = {400, 408, 431}
@@ -276,7 +284,7 @@ class Operation:
 
     ``ok`` is the success status with a component schema name (JSON), None (no body) or a
     dict of answers; ``errors`` the statuses it can answer besides those every request can
-    get (400, 408, 431), every authenticated one (401, 429, 503) and every JSON body (413).
+    get (400, 408, 431), every authenticated one (401, 429, 503, 507) and every JSON body (413).
     ``links`` maps a link's name to the target operation's id (without version) and its
     parameters' runtime expressions.
     """
@@ -529,7 +537,7 @@ def _responses(operation: Operation, ids: dict[str, str]) -> dict[str, Any]:
         answers[status] = {**answers[status], "links": links}
     errors = set(operation.errors) | _ANY_REQUEST
     if operation.auth:
-        errors |= {401, 429, 503}
+        errors |= {401, 429, 503, 507}
     if operation.body is not None and not isinstance(operation.body, Multipart):
         errors.add(413)
     for code in sorted(errors):
