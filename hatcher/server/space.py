@@ -45,7 +45,7 @@ class Reserve:
         if self.size is not None:
             return self.size
         assert self.percent is not None
-        return int(total * self.percent / 100)
+        return int(total * self.percent // 100)
 
     def __str__(self) -> str:
         return f"{self.percent:g}%" if self.percent is not None else str(self.size)
@@ -106,7 +106,7 @@ def reserve_bytes(reserve: Optional[Reserve], total: int) -> int:
     """The reserve in bytes: the configured one, or the default (256 MiB or 5 %, whichever is smaller)."""
     if reserve is not None:
         return reserve.of(total)
-    return min(DEFAULT_RESERVE_BYTES, int(total * DEFAULT_RESERVE_PERCENT / 100))
+    return min(DEFAULT_RESERVE_BYTES, int(total * DEFAULT_RESERVE_PERCENT // 100))
 
 
 @attr.s(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -32,6 +33,8 @@ from hatcher.artefacts.builders import build_egg
 from hatcher.cli.main import hatcher
 from hatcher.core.multipart import MultipartUpload
 from hatcher.errors import BroodHTTPError
+from hatcher.server.runner import EmbeddedBrood
+from hatcher.server.space import Reserve, parse_reserve
 
 pytestmark = pytest.mark.embedded
 
@@ -44,6 +47,7 @@ ORGANIZATION, REPOSITORY, PLATFORM, TAG = "acme", "main", "rh7-x86_64", "cp38"
 UPLOAD_PATH = f"/api/v1/json/data/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}/eggs/upload"
 INDEX_PATH = f"/api/v1/json/indices/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}/{TAG}/eggs"
 NO_ROOM = {"error": "Not enough space on the server for this upload"}
+_CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
 def _free_port() -> int:
@@ -194,8 +198,12 @@ def server(mounted: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 @pytest.fixture(autouse=True)
-def clean(server: Server) -> Iterator[None]:
-    """Each test starts and ends with no filler file and nothing in tmp/ (checked)."""
+def clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test of the server starts and ends with no filler file and nothing in tmp/ (checked)."""
+    if "server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("server")
     yield
     for name in os.listdir(server.data):
         if name.startswith("filler"):
@@ -511,3 +519,68 @@ def test_health_reports_the_free_space_and_degraded_below_the_reserve(server: Se
 
     os.unlink(os.path.join(server.data, "filler"))
     assert requests.get(server.url + "/health", timeout=10).json()["status"] == "ok"
+
+
+def test_a_browser_upload_on_a_full_disk_shows_the_507_next_to_the_field(server: Server) -> None:
+    # Given a logged-in browser (logging in writes a session), then a full disk
+    browser = requests.Session()
+    login = browser.get(server.url + "/login", timeout=30).text
+    answer = browser.post(server.url + "/login", data={"email": ADMIN[0], "password": ADMIN[1], "next": "/",
+                                                       "csrf": _CSRF.search(login).group(1)},
+                          allow_redirects=False, timeout=30)
+    assert answer.status_code == 303, answer.text
+    csrf = _CSRF.search(browser.get(server.url + "/", timeout=30).text).group(1)
+    egg = server.egg("browser", 100 * 1024)
+    before = Baseline.of(server)
+    server.fill()
+
+    # When an egg is uploaded from the upload page
+    with open(egg, "rb") as stream:
+        page = browser.post(f"{server.url}/ui/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}/upload",
+                            data={"kind": "egg", "csrf": csrf}, files={"file": (os.path.basename(egg), stream)},
+                            allow_redirects=False, timeout=30)
+
+    # Then the form comes back, 507, with the message next to the file field
+    assert page.status_code == 507
+    assert re.search(r'id="upload-file-error" class="error">Not enough space on the server for this upload',
+                     page.text), page.text
+    os.unlink(os.path.join(server.data, "filler"))
+    before.check(server)
+
+
+# -- the reserve (no root needed) -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0", Reserve(size=0)), ("1073741824", Reserve(size=1 << 30)), ("512K", Reserve(size=512 * 1024)),
+    ("256M", Reserve(size=256 * MIB)), ("256MiB", Reserve(size=256 * MIB)), ("1.5G", Reserve(size=3 * 512 * MIB)),
+    ("2t", Reserve(size=2 << 40)), ("5%", Reserve(percent=5.0)), ("0.5%", Reserve(percent=0.5)),
+    (4096, Reserve(size=4096)),
+])
+def test_min_free_space_values(text: Any, expected: Reserve) -> None:
+    assert parse_reserve(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "-1", "5X", "101%", "1..5G", "G", -1, True])
+def test_min_free_space_refuses_nonsense(text: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_reserve(text)
+
+
+def test_the_command_line_refuses_a_bad_min_free_space(tmp_path: Any) -> None:
+    result = CliRunner().invoke(hatcher, ["server", "run", "--data-dir", str(tmp_path / "data"),
+                                          "--min-free-space", "10 parsecs"], prog_name="hatcher")
+    assert result.exit_code == 2 and "Invalid value for '--min-free-space'" in result.stderr, result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_default_reserve_is_256_mib_or_5_percent_whichever_is_smaller(tmp_path: Any) -> None:
+    with EmbeddedBrood(str(tmp_path)) as brood:
+        health = requests.get(brood.url + "/health", timeout=10).json()
+    stat = os.statvfs(tmp_path)
+    assert health["min_free_space"] == min(256 * MIB, stat.f_blocks * stat.f_frsize * 5 // 100)
+    assert health["status"] == ("ok" if health["free_space"] >= health["min_free_space"] else "degraded")
+    with EmbeddedBrood(str(tmp_path), min_free_space="1%") as brood:
+        assert requests.get(brood.url + "/health", timeout=10).json()["min_free_space"] == \
+            stat.f_blocks * stat.f_frsize // 100
+    with EmbeddedBrood(str(tmp_path), min_free_space="100%") as brood:
+        assert requests.get(brood.url + "/health", timeout=10).json()["status"] == "degraded"
