@@ -7,6 +7,11 @@ and the caller's rights are checked before a byte of the body is read, except fo
 body (:data:`SMALL_UPLOAD_SIZE`), which is received whole first, then checked, parsed and
 stored in one go, on the event loop when the credentials are cheap to check and the blob
 lock is free (a thread hop would cost more than the work).
+
+Then the announced length is checked against the free space of the store's disk (507, and the
+connection closed, when it does not fit above the reserve: :mod:`hatcher.server.space`). Any
+failure removes the partial file before the answer, and a full disk met while writing is a 507
+too, after which the rest of the body is not read.
 """
 
 from __future__ import annotations
