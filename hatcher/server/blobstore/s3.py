@@ -9,7 +9,10 @@ mode ``overwrite``: any other mode makes obstore buffer the whole object in memo
 Credentials and the endpoint come from the standard variables ``AWS_ENDPOINT_URL``,
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and
 ``AWS_REGION``; errors of the store become :class:`~hatcher.server.blobstore.BlobStoreError`
-(answered with 503), bounded in time by the client's time-outs and retry limits below.
+(answered with 503), bounded in time by the client's time-outs and retry limits below, except a
+write the store refuses for lack of room (full, or over a quota: :func:`is_store_full`), which is
+:class:`~hatcher.server.errors.InsufficientStorage` (507). A refused multipart upload is aborted
+(by obstore when its completion fails, by :meth:`S3Writer.discard` otherwise): it leaves no parts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import uuid
@@ -30,6 +34,7 @@ from obstore.store import S3Store
 from starlette.responses import RedirectResponse, Response
 
 from hatcher.server.blobstore import BlobStore, BlobStoreError, Digester, Digests, MemoryBlob, Writer
+from hatcher.server.errors import ApiError, InsufficientStorage
 
 #: Multipart part size, and parts in flight per upload: about 5 x 5 MiB of memory per upload.
 PART_SIZE = 5 * 1024 * 1024
@@ -47,6 +52,7 @@ OBJECTS = "blobs"
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 
 T = TypeVar("T")
+logger = logging.getLogger("hatcher.server")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -111,8 +117,29 @@ def _presigned_get(url: str, access_key: str, secret_key: str, session_token: st
     return f"{parts.scheme}://{parts.netloc}{path}?{canonical_query}&X-Amz-Signature={signature}"
 
 
-def _errors(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Turn the store's errors (except a missing object: FileNotFoundError) into BlobStoreError.
+#: S3 error codes that say the store has no room for a write: its disks are full or a quota is
+#: reached. ``InsufficientStorage`` is HTTP 507's own name; MinIO answers ``XMinioStorageFull``
+#: (507) below its free-space threshold and ``XMinioAdminBucketQuotaExceeded`` (400) past a bucket
+#: quota; Ceph's RADOS Gateway answers ``QuotaExceeded`` (403) past a user or bucket quota.
+#: Throttling (``SlowDown``, 503) and the size limit of one object (``EntityTooLarge``) are not
+#: lack of room: they stay errors of the store (503).
+NO_ROOM_CODES = frozenset({"InsufficientStorage", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded",
+                           "QuotaExceeded"})
+_NO_ROOM_STATUS = "507"
+
+
+def is_store_full(exc: BaseException) -> bool:
+    """Whether an error of the store (obstore's, or the plain ``OSError`` of a writer) says that it has
+    no room for what was written: the HTTP status 507, or one of :data:`NO_ROOM_CODES`."""
+    text = str(exc)
+    if any(code in NO_ROOM_CODES for code, _ in _S3_ERROR_RE.findall(text)):
+        return True
+    return any(status == _NO_ROOM_STATUS for status in _STATUS_RE.findall(text))
+
+
+def _errors(what: str, writing: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn the store's errors (except a missing object: FileNotFoundError) into BlobStoreError, or
+    into InsufficientStorage when ``writing`` and the store has no room (:func:`is_store_full`).
 
     obstore's writers (``open_writer``) raise a plain ``OSError`` when a part or the completion
     of a multipart upload fails: that is the store's error too.
@@ -122,10 +149,15 @@ def _errors(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def wrapper(*args: Any, **kwargs: Any) -> T:
             try:
                 return function(*args, **kwargs)
-            except (FileNotFoundError, BlobStoreError):
+            except (FileNotFoundError, ApiError):
                 raise
             except (obstore.exceptions.BaseError, OSError) as exc:
-                raise BlobStoreError(f"The blob store is unavailable ({what}): {_one_line(exc)}") from exc
+                if writing and is_store_full(exc):
+                    problem = _problem(exc)
+                    logger.warning("The blob store has no room (%s): %s", what, problem)
+                    raise InsufficientStorage(f"Not enough space on the server for this upload: the blob store "
+                                              f"is full or over its quota ({problem})") from exc
+                raise BlobStoreError(f"The blob store is unavailable ({what}): {_problem(exc)}") from exc
         return wrapper
     return decorate
 
@@ -183,13 +215,13 @@ class S3Writer:
     def write(self, chunk: bytes | memoryview) -> None:
         """Hash ``chunk`` and hand it to the multipart upload."""
         self._digester.update(chunk)
-        self._store.call_file("uploading", self._file.write, chunk)
+        self._store.call_file("uploading", self._file.write, chunk, writing=True)
 
     def finish(self) -> Digests:
         """Complete the multipart upload; ``(sha256, md5, size)``."""
         digests = self._digester.finish()
         self._state = "closing"
-        self._store.call_file("completing an upload", self._file.close)
+        self._store.call_file("completing an upload", self._file.close, writing=True)
         self._state = "stored"
         return digests
 
@@ -320,9 +352,10 @@ class S3BlobStore(BlobStore):
         """``function(store, *args, **kwargs)``, the store's errors as BlobStoreError."""
         return _errors(what)(function)(self.store, *args, **kwargs)
 
-    def call_file(self, what: str, method: Callable[..., T], *args: Any) -> T:
-        """``method(*args)`` of an object's writer, the store's errors as BlobStoreError."""
-        return _errors(what)(method)(*args)
+    def call_file(self, what: str, method: Callable[..., T], *args: Any, writing: bool = False) -> T:
+        """``method(*args)`` of an object's writer, the store's errors as BlobStoreError (or, ``writing``,
+        InsufficientStorage when the store has no room)."""
+        return _errors(what, writing)(method)(*args)
 
     @staticmethod
     def new_key() -> str:
@@ -337,7 +370,7 @@ class S3BlobStore(BlobStore):
         """The key of a finished upload (small ones are written now, in one request)."""
         if isinstance(writer, MemoryBlob):
             key = self.new_key()
-            self.call("storing an upload", obstore.put, key, writer.data, mode="overwrite")
+            _errors("storing an upload", writing=True)(obstore.put)(self.store, key, writer.data, mode="overwrite")
             return key
         assert isinstance(writer, S3Writer)
         writer.published()
