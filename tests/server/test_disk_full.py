@@ -79,15 +79,18 @@ class Server:
         return os.listdir(self.tmp)
 
     def descriptors(self) -> list[str]:
-        """What the server's descriptors other than sockets point at (connections come and go)."""
+        """What the server's descriptors point at, but sockets and the database's files: connections
+        (the clients', and the pool's to SQLite, which grows with concurrent requests) come and go.
+        A partial file's descriptor left open shows as ``DATA/tmp/upload-....partial (deleted)``."""
         targets = []
         fd_dir = f"/proc/{self.process.pid}/fd"
+        database = os.path.join(self.data, "brood.sqlite3")
         for fd in os.listdir(fd_dir):
             try:
                 target = os.readlink(os.path.join(fd_dir, fd))
             except OSError:
                 continue  # closed meanwhile
-            if not target.startswith("socket:"):
+            if not target.startswith(("socket:", database)):
                 targets.append(target)
         return sorted(targets)
 
