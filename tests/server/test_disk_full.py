@@ -47,6 +47,8 @@ ORGANIZATION, REPOSITORY, PLATFORM, TAG = "acme", "main", "rh7-x86_64", "cp38"
 UPLOAD_PATH = f"/api/v1/json/data/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}/eggs/upload"
 INDEX_PATH = f"/api/v1/json/indices/{ORGANIZATION}/{REPOSITORY}/{PLATFORM}/{TAG}/eggs"
 NO_ROOM = {"error": "Not enough space on the server for this upload"}
+#: Bytes the database may take or give back on its own (a checkpoint of its write-ahead log).
+SQLITE_SLACK = 256 * 1024
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
@@ -229,7 +231,8 @@ class Baseline:
 
     def check(self, server: Server) -> None:
         assert server.partial_files() == []
-        assert server.free() == self.free
+        # Exactly, but for what SQLite may move between its write-ahead log and its file meanwhile
+        assert abs(server.free() - self.free) <= SQLITE_SLACK, (server.free(), self.free)
         assert _wait_for(lambda: server.descriptors() == self.descriptors, 5), server.descriptors()
         assert server.index() == self.index
 
