@@ -31,10 +31,9 @@ import obstore
 import pytest
 import requests
 from scale_kit import Egg, create_repository, is_json_error, stored_objects, unique, wait_for
-from service_guard import require_service
 from stack import PostgresCluster, ReplicaSet, SeaweedS3
-from stack.fixtures import running_replicas
-from stack.processes import HOST, ServiceUnavailable, StartError
+from stack.fixtures import running_replicas, running_seaweed
+from stack.processes import HOST
 from stack.seaweed import weed_binary
 
 from hatcher.server.blobstore import BlobStoreError, s3
@@ -152,17 +151,7 @@ class Gate:
 @pytest.fixture(scope="module")
 def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """A SeaweedFS of this module's own: the quota test makes its bucket read-only for a while."""
-    server = SeaweedS3(tmp_path_factory.mktemp("s3full"), BUCKET)
-    try:
-        server.start()
-    except ServiceUnavailable as error:
-        require_service(str(error))
-    except StartError as error:
-        require_service(f"SeaweedFS (weed mini) could not be started: {error}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_seaweed(tmp_path_factory.mktemp("s3full"), BUCKET)
 
 
 @pytest.fixture(scope="module")

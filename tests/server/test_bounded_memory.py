@@ -11,12 +11,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import tracemalloc
-import urllib.request
 from typing import Any, Callable, Iterator
 
 import pytest
+from stack.processes import StartError, wait_until
+from stack.replicas import health
 
 from hatcher.api import BroodClient
 from hatcher.artefacts.builders import build_egg
@@ -55,17 +55,10 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
          url.rsplit(":", 1)[1], "--log-level", "warning"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {process.stderr.read().decode() if process.stderr else ''}")
-            time.sleep(0.1)
+        try:
+            wait_until(lambda: health(url) == 200, process, 60, "the server")
+        except StartError as error:
+            pytest.fail(f"{error}: {process.stderr.read().decode() if process.stderr else ''}")
         yield url
     finally:
         process.terminate()

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any, Callable, Iterator, Optional
 
 import attr
@@ -27,6 +26,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 from service_guard import require_service
+from stack.processes import StartError, tail, wait_until
+from stack.replicas import health
 
 from hatcher.api import BroodClient
 from hatcher.artefacts.builders import build_egg
@@ -177,17 +178,10 @@ def server(mounted: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
                                     str(port), "--log-level", "warning", "--gc-interval", "0"],
                                    env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {open(log).read()}")
-            time.sleep(0.05)
+        try:
+            wait_until(lambda: health(url) == 200, process, 60, "the server")
+        except StartError as error:
+            pytest.fail(f"{error}: {tail(log)}")
         eggs = work / "eggs"
         eggs.mkdir()
         BroodClient.from_url(url, auth=ADMIN, api_version=1).create_organization(

@@ -96,10 +96,13 @@ def postgres() -> Iterator[PostgresCluster]:
         cluster.close()
 
 
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    """The session's S3 server (SeaweedFS ``weed mini``) with the bucket :data:`BUCKET`."""
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), BUCKET)
+def running_seaweed(directory: Path, bucket: str = BUCKET) -> Iterator[SeaweedS3]:
+    """Start a SeaweedFS (``weed mini``) with ``bucket`` in ``directory``, yield it, stop it.
+
+    For fixtures (a generator): a missing ``weed``, or one that does not start, skips the test
+    on a developer's machine and fails it in CI (:func:`service_guard.require_service`).
+    """
+    server = SeaweedS3(directory, bucket)
     try:
         server.start()
     except ServiceUnavailable as error:
@@ -110,6 +113,12 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """The session's S3 server (SeaweedFS ``weed mini``) with the bucket :data:`BUCKET`."""
+    yield from running_seaweed(tmp_path_factory.mktemp("seaweed"))
 
 
 @pytest.fixture(scope="session")
