@@ -48,6 +48,13 @@ def record_by(db: Session, principal: Any, action: str, target: str, organizatio
            detail=detail or None)
 
 
+def record_team(db: Session, principal: Any, team: Any, action: str = "team.role_change", **detail: Any) -> None:
+    """:func:`record_by` ``action`` on ``team`` (a :class:`~hatcher.server.db.Team`), its role in the
+    detail: adding or removing a member or a repository grants or revokes that role."""
+    organization = team.organization.name
+    record_by(db, principal, action, f"{organization}/{team.name}", organization, role=team.role, **detail)
+
+
 def document(event: AuditEvent) -> dict[str, Any]:
     """The JSON form of an event."""
     return {"id": event.id, "time": event.time.isoformat(), "actor": event.actor, "action": event.action,

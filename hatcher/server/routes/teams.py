@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from hatcher.server.audit import record_by
+from hatcher.server.audit import record_by, record_team
 from hatcher.server.db import Repository, Team, User
 from hatcher.server.deps import (
     add_routes,
@@ -46,12 +46,6 @@ def _team_document(team: Team) -> dict[str, Any]:
 
 def _team(db: Session, principal: Principal, organization_name: str, team_name: str) -> Team:
     return team_of(administered_organization(db, principal, organization_name), team_name)
-
-
-def _record(db: Session, principal: Principal, team: Team, action: str, **detail: Any) -> None:
-    """Audit ``action`` on ``team`` (the team's role is in the detail: a change grants or revokes it)."""
-    organization = team.organization.name
-    record_by(db, principal, action, f"{organization}/{team.name}", organization, role=team.role, **detail)
 
 
 def list_teams(organization_name: str, db: Session = Depends(get_db),
@@ -116,7 +110,7 @@ def delete_team(organization_name: str, team_name: str, db: Session = Depends(ge
                 principal: Principal = Depends(get_principal)) -> None:
     """Delete a team (its members stay in the organization); 204."""
     team = _team(db, principal, organization_name, team_name)
-    _record(db, principal, team, "team.delete")
+    record_team(db, principal, team, "team.delete")
     db.delete(team)
     db.commit()
 
@@ -147,7 +141,7 @@ def add_team_repository(organization_name: str, team_name: str, repository_name:
     repository = repository_of(team.organization, repository_name)
     if repository not in team.repositories:
         team.repositories.append(repository)
-        _record(db, principal, team, "team.role_change", change="repository_add", repository=repository.name)
+        record_team(db, principal, team, change="repository_add", repository=repository.name)
         commit_unique(db, "The team changed concurrently; retry")
 
 
@@ -169,7 +163,7 @@ def remove_team_repository(organization_name: str, team_name: str, repository_na
     """Revoke a team's access to a repository; 204, or 404 when it had none."""
     team = _team(db, principal, organization_name, team_name)
     team.repositories.remove(_granted(team, repository_name))
-    _record(db, principal, team, "team.role_change", change="repository_remove", repository=repository_name)
+    record_team(db, principal, team, change="repository_remove", repository=repository_name)
     db.commit()
 
 
@@ -199,7 +193,7 @@ def add_team_member(organization_name: str, team_name: str, email: str, db: Sess
     user = member_of(team.organization, email)
     if user not in team.members:
         team.members.append(user)
-        _record(db, principal, team, "team.role_change", change="member_add", member=email)
+        record_team(db, principal, team, change="member_add", member=email)
         commit_unique(db, "The team changed concurrently; retry")
 
 
@@ -221,7 +215,7 @@ def remove_team_member(organization_name: str, team_name: str, email: str, db: S
     """Remove a member from a team (not from the organization); 204, or 404 when not a member."""
     team = _team(db, principal, organization_name, team_name)
     team.members.remove(_member(team, email))
-    _record(db, principal, team, "team.role_change", change="member_remove", member=email)
+    record_team(db, principal, team, change="member_remove", member=email)
     db.commit()
 
 

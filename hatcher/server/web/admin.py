@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hatcher.server import ingest
 from hatcher.server.artefact_service import delete_repository as delete_repository_artefacts
-from hatcher.server.audit import record_by
+from hatcher.server.audit import record_by, record_team
 from hatcher.server.db import Artefact, Organization, Repository, Team
 from hatcher.server.deps import check_name, commit_unique, get_db
 from hatcher.server.errors import ApiError
@@ -291,7 +291,7 @@ async def organization_action(request: Request, organization: str, action: str,
         remove_member(db, principal, found, subject)
         return _back(organization, action, subject)
     team = team_of(found, subject)
-    record_by(db, principal, "team.delete", f"{found.name}/{team.name}", found.name, role=team.role)
+    record_team(db, principal, team, "team.delete")
     db.delete(team)
     db.commit()
     return _back(organization, action, subject)
@@ -354,12 +354,6 @@ def team_action_page(request: Request, organization: str, team: str, action: str
                   hidden=[("subject", subject)], button=verb, cancel=back)
 
 
-def _audit_team(db: Session, principal: Principal, team: Team, **detail: Any) -> None:
-    organization = team.organization.name
-    record_by(db, principal, "team.role_change", f"{organization}/{team.name}", organization, role=team.role,
-              **detail)
-
-
 async def team_action(request: Request, organization: str, team: str, action: str,
                       principal: Principal = Depends(form_user), db: Session = Depends(get_db)) -> Response:
     """Grant a repository or add a member to a team, or carry out a confirmed removal."""
@@ -373,7 +367,7 @@ async def team_action(request: Request, organization: str, team: str, action: st
             return _team_page(request, db, found, 400, {"repository": error.message})
         if repository not in found.repositories:
             found.repositories.append(repository)
-            _audit_team(db, principal, found, change="repository_add", repository=repository.name)
+            record_team(db, principal, found, change="repository_add", repository=repository.name)
     elif action == "add-member":
         try:
             user = member_of(found.organization, subject)
@@ -381,15 +375,15 @@ async def team_action(request: Request, organization: str, team: str, action: st
             return _team_page(request, db, found, 400, {"member": error.message})
         if user not in found.members:
             found.members.append(user)
-            _audit_team(db, principal, found, change="member_add", member=subject)
+            record_team(db, principal, found, change="member_add", member=subject)
     else:
         _team_removal(found, action, subject)
         if action == "remove-repository":
             found.repositories.remove(repository_of(found.organization, subject))
-            _audit_team(db, principal, found, change="repository_remove", repository=subject)
+            record_team(db, principal, found, change="repository_remove", repository=subject)
         else:
             found.members.remove(member_of(found.organization, subject))
-            _audit_team(db, principal, found, change="member_remove", member=subject)
+            record_team(db, principal, found, change="member_remove", member=subject)
     commit_unique(db, "The team changed concurrently; retry")
     return see_other(urls.path(urls.ADMIN_TEAM, {"done": action, "subject": subject}, organization=organization,
                                team=team))
