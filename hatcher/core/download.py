@@ -328,6 +328,7 @@ class ResumableDownload:
         digest = _hash_file(self._file, self.offset)  # each receive writes from self.offset on
         yield from pieces(self.offset, CHUNK_SIZE)  # already on disk from an earlier attempt
         resumes = 0
+        pieced = self.offset > 0  # the file is made of more than one response
         while True:
             try:
                 yield from self._receive(digest)
@@ -345,6 +346,10 @@ class ResumableDownload:
                     digest = hashlib.sha256()
         self._file.flush()
         actual = digest.hexdigest()
+        if self.expected_sha256 is not None and (pieced or resumes):
+            # A file put together from several responses (and partial files) is checked as it is
+            # on disk, not as it was received: the bytes hashed must be the bytes installed.
+            actual = file_digest(self.partial)
         on_disk = os.fstat(self._file.fileno()).st_size
         if on_disk != self.offset:  # what was hashed is not what was written: never install it
             self._file.close()

@@ -16,6 +16,7 @@ import pytest
 
 from hatcher.core import download
 from hatcher.core.brood_url_handler import BroodURLHandler
+from hatcher.errors import ChecksumMismatchError
 
 CONTENT = os.urandom(3 * 1024 * 1024 + 777)
 
@@ -107,3 +108,31 @@ def test_a_body_cut_short_by_the_server_is_resumed_and_verified(receiver, tmp_pa
             f"received {len(received)} bytes of {len(CONTENT)}; the first wrong byte is at {first_wrong} "
             f"(cut at {cut}, ranges {server.ranges})")
     assert os.listdir(tmp_path) == ["file.egg"]
+
+
+class _MisWriting(download.DirectFile):
+    """A direct writer that puts one wrong byte on disk once the download resumed (a disk fault)."""
+
+    def write(self, data: memoryview) -> None:
+        if self.offset > 0 and len(data):
+            data = memoryview(bytes([data[0] ^ 0xFF]) + bytes(data[1:]))
+        super().write(data)
+
+
+def test_a_resumed_download_is_checked_as_written_on_disk(tmp_path, monkeypatch):
+    # Given a download through the buffer ring that is cut short, then resumed, and a disk that
+    # stores a byte of the resumed part wrongly (the hash stage sees the bytes received)
+    monkeypatch.setattr(download, "BUFFER_RING_MIN_SIZE", 0)
+    monkeypatch.setattr(download, "BUFFER_SIZE", 1024 * 1024)
+    monkeypatch.setattr(download.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(download, "DirectFile", _MisWriting)
+    server = TruncatingServer(1024 * 1024 + 1)
+    try:
+        handler = BroodURLHandler.from_auth(server.url, auth=("jane", "secret"))
+        # Then the file is checked as it is on disk: a mismatch, and nothing installed
+        with pytest.raises(ChecksumMismatchError):
+            handler.download_file("/file", str(tmp_path), hashlib.sha256(CONTENT).hexdigest())
+    finally:
+        server.close()
+    assert server.ranges == [None, f"bytes={1024 * 1024 + 1}-"]
+    assert os.listdir(tmp_path) == []
