@@ -155,6 +155,11 @@ The differences that remain, each asserted exactly as written here by the same t
      - ``Error: No such option: -j`` (exit status 2)
      - runs with 2 parallel uploads
      - ``-j`` / ``--jobs`` is an addition.
+   * - ``eggs upload ORG REPO PLATFORM bad.egg`` (a file name that is not an egg's)
+     - ``Invalid egg name: 'bad.egg'`` (exit status 255)
+     - ``Invalid egg name 'bad.egg': expected '<name>-<version>-<build>.egg'`` (exit status 1)
+     - The message says what a valid name looks like; exit status 1 as for every expected
+       failure (see the global options above).
    * - ``--help`` of any command
      - the reference's descriptions
      - this project's own descriptions and options (``--json``, ``--no-progress``...),
@@ -293,6 +298,12 @@ Downloads (``iter_download_egg``, ``iter_download_runtime``, ``BroodURLHandler.i
   breaks more often than it is resumed, or an exception such as ``KeyboardInterrupt`` is
   raised inside it) keeps its partial file, and the next download resumes it with a
   ``Range`` request; an abandoned download that resumed an existing partial file keeps it.
+  A ``KeyboardInterrupt`` raised in the caller's own loop, between two chunks, leaves the
+  iterator unfinished, and dropping it counts as abandoning: its partial file is removed.
+* The iterator is a generator-like object (``collections.abc.Generator``: ``send``,
+  ``throw``, ``close``), not a Python generator, so ``inspect.isgenerator()`` is false for
+  it: that is what lets it create nothing until the first ``next()`` and clean up when
+  dropped.
 * The iterators yield the size of each chunk received: at most 1 MiB at a time, where the
   reference yields 64 KiB (measured: a 3,146,546-byte egg gives 48 chunks of 65,536 bytes
   and one of 818 with the reference, three of 1,048,576 and one of 818 here). The only

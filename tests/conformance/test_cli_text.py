@@ -301,3 +301,15 @@ def test_documented_difference_batch_upload_jobs(brood_server: Any, tmp_path: An
         "                                 [EGGS]...\n"
         "Try 'hatcher eggs batch-upload -h' for help.\n\nError: No such option: -j\n"))
     assert (ours.returncode, ours.stderr) == (0, "")
+
+
+def test_documented_difference_invalid_egg_name(tmp_path: Any) -> None:
+    """Refused before any request: the context lines are the same, the error line says more here."""
+    bad = tmp_path / "bad.egg"
+    bad.write_bytes(b"x")
+    ours, reference = both(["-u", "http://127.0.0.1:1", "-t", "x", "eggs", "upload", "acme", "dev", PLATFORM,
+                            str(bad)])
+    assert ours.stdout.splitlines()[:4] == reference.stdout.splitlines()[:4]
+    assert (reference.returncode, reference.stderr) == (255, "Invalid egg name: 'bad.egg'\n")
+    assert (ours.returncode, ours.stderr) == (
+        1, "Invalid egg name 'bad.egg': expected '<name>-<version>-<build>.egg'\n")
