@@ -63,6 +63,15 @@ def error_xml(code: str, resource: str) -> bytes:
             ).encode()
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 request handler that logs nothing (the test servers below)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class Gate:
     """An HTTP proxy in front of an S3 server (``upstream``: its port) on a free loopback port.
 
@@ -79,12 +88,7 @@ class Gate:
         self.refused = 0
         gate = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(_QuietHandler):
             def relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 assert "chunked" not in (self.headers.get("Transfer-Encoding") or ""), "chunked bodies: not handled"
@@ -283,12 +287,7 @@ def weed_is_read_only(weed: SeaweedS3) -> bool:
 def answering(status: int, code: str) -> Iterator[str]:
     """A loopback HTTP server that answers every request with ``status`` and an S3 error ``code``; its URL."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(_QuietHandler):
         def refuse(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tracemalloc
 from typing import Any, Callable, Iterator
 
 import pytest
-from stack.processes import StartError, wait_until
+from stack.processes import StartError, free_port, stop_process, wait_until
 from stack.replicas import health
 
 from hatcher.api import BroodClient
@@ -38,17 +37,11 @@ pytestmark = pytest.mark.skipif(_free_space(os.environ.get("TMPDIR", "/tmp")) < 
                                 reason="needs 2 GiB of free disk space")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Our server in a subprocess (its memory is not traced here)."""
     data_dir = tmp_path_factory.mktemp("bounded-memory-server")
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     env = dict(os.environ, HATCHER_SERVER_RUN_ADMIN=":".join(ADMIN), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     process = subprocess.Popen(
         [sys.executable, "-m", "hatcher.server", "run", "--data-dir", str(data_dir), "--port",
@@ -61,12 +54,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(f"{error}: {process.stderr.read().decode() if process.stderr else ''}")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=30)
         if process.stderr is not None:
             process.stderr.close()
 

@@ -26,7 +26,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from service_guard import require_service
-from stack.processes import StartError, tail, wait_until
+from stack.processes import StartError, free_port, stop_process, tail, wait_until
 from stack.replicas import health
 
 from hatcher.api import BroodClient
@@ -51,12 +51,6 @@ NO_ROOM = {"error": "Not enough space on the server for this upload"}
 #: Bytes the database may take or give back on its own (a checkpoint of its write-ahead log).
 SQLITE_SLACK = 256 * 1024
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @attr.s
@@ -169,7 +163,7 @@ def mounted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server(mounted: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The server (default reserve), with the organization and repository the uploads go to."""
     work = tmp_path_factory.mktemp("disk-full-work")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, HATCHER_SERVER_RUN_ADMIN=":".join(ADMIN), NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     log = str(work / "server.log")
@@ -188,12 +182,7 @@ def server(mounted: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             ORGANIZATION, "full disk").create_repository(REPOSITORY, "full disk")
         yield Server(url, port, process, mounted, log, str(eggs))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=30)
 
 
 @pytest.fixture(autouse=True)
